@@ -1,0 +1,1 @@
+"""Shared spine of every remediator: event model, runner, mode, clients, ledger, notifications."""

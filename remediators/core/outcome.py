@@ -1,0 +1,99 @@
+"""What a remediator plans, what the runner did, and how to undo it: plain, serialisable values."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """The outcome statuses other tools rely on (DESIGN.md, contract)."""
+
+    COMPLIANT = "COMPLIANT"
+    WOULD_REMEDIATE = "WOULD_REMEDIATE"
+    REMEDIATED = "REMEDIATED"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+    EXEMPT = "EXEMPT"
+
+
+class Mode(StrEnum):
+    REPORT = "report"
+    ENFORCE = "enforce"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One AWS API call, by boto3 method name; data so that it can be ledgered and replayed."""
+
+    service: str
+    operation: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def action(self) -> str:
+        """The IAM action this call needs, e.g. ``iam:PutRolePolicy``."""
+        return f"{self.service}:{''.join(p.title() for p in self.operation.split('_'))}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"service": self.service, "operation": self.operation, "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Call:
+        return cls(str(data["service"]), str(data["operation"]), dict(data.get("params", {})))
+
+    def cli(self) -> str:
+        """The same call as an AWS CLI command line, for people reading a notification."""
+        args = " ".join(
+            f"--{_kebab(k)} '{v}'" if isinstance(v, str) else f"--{_kebab(k)} {v!r}"
+            for k, v in self.params.items()
+        )
+        return f"aws {self.service} {self.operation.replace('_', '-')} {args}".strip()
+
+
+def _kebab(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+@dataclass(frozen=True)
+class Change:
+    """One write a remediator wants: the state before and after, the call, and its inverse."""
+
+    summary: str
+    resource: str
+    before: Any
+    after: Any
+    call: Call
+    undo: tuple[Call, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary,
+            "resource": self.resource,
+            "before": self.before,
+            "after": self.after,
+            "call": self.call.to_dict(),
+            "undo": [c.to_dict() for c in self.undo],
+            "undo_cli": [c.cli() for c in self.undo],
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of looking at one resource for one event."""
+
+    status: Status
+    remediator: str
+    resource_arn: str
+    reason: str = ""
+    changes: tuple[Change, ...] = ()
+    error_code: str = ""
+    transient: bool = False
+    outcome_id: str = ""
+    """Set once a ledger entry exists for this outcome (enforce mode writes it before changing)."""
+    quiet: bool = False
+    """Quiet outcomes (compliant, our own echo, failed calls) are logged but neither ledgered
+    nor published: principle 5, be quiet when all is well."""

@@ -1,0 +1,58 @@
+"""What a remediator module provides: its triggers' targets, `evaluate` (read-only) and `apply`.
+
+Remediators never look at the mode; the runner decides it once (as Cloud Custodian's engine does).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from core.event import Trigger
+from core.outcome import Call, Change
+
+Aws = Callable[[str], Any]
+"""`aws("iam")` returns a boto3 client: see core.clients.Clients."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What `evaluate` found: the resource's ARN, its tags (for exemptions), what would change."""
+
+    arn: str
+    changes: tuple[Change, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+T = TypeVar("T")
+
+
+class Remediator(ABC, Generic[T]):
+    """One control. `T` is the remediator's own description of a resource to look at."""
+
+    name: ClassVar[str]
+    severity: ClassVar[str] = "HIGH"
+    read_actions: ClassVar[tuple[str, ...]]
+    write_actions: ClassVar[tuple[str, ...]]
+    gone_errors: ClassVar[tuple[str, ...]] = ()
+    """AWS error codes that mean the resource no longer exists (deleted in between)."""
+
+    @abstractmethod
+    def targets(self, trigger: Trigger) -> list[T]:
+        """Which resources the event points at; raise core.event.EventError if it cannot say."""
+
+    @abstractmethod
+    def evaluate(self, target: T, aws: Aws) -> Evaluation:
+        """Read live state and plan the changes; must not write anything."""
+
+    def apply(self, change: Change, aws: Aws) -> dict[str, Any]:
+        """Make one planned change; the response lets `undo_after` refine the inverse."""
+        call = change.call
+        response: dict[str, Any] = getattr(aws(call.service), call.operation)(**call.params)
+        return response
+
+    def undo_after(self, change: Change, response: Mapping[str, Any]) -> tuple[Call, ...]:
+        """The calls that restore `change.before`, knowing what the write returned."""
+        return change.undo

@@ -1,0 +1,242 @@
+"""The one place that decides: evaluate -> exempt? -> report or apply -> verify -> ledger -> notify."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from core.event import EventError, Trigger, parse
+from core.exemptions import builtin_exemption, principal_exemption, tag_exemption
+from core.ledger import Ledger
+from core.notify import Notifier
+from core.observability import count_outcome, logger
+from core.outcome import Change, Mode, Outcome, Status
+from core.remediator import Aws, Evaluation, Remediator
+from core.settings import Settings
+
+TRANSIENT_ERRORS = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "ServiceFailure",
+        "InternalFailure",
+        "InternalError",
+        "InternalServerError",
+        "RequestTimeout",
+        "ConcurrentModification",
+        "ConcurrentModificationException",
+        "ProvisionedThroughputExceededException",
+    }
+)
+_CONFIG_DELETED = ("ResourceDeleted", "ResourceDeletedNotRecorded")
+
+
+class TransientError(RuntimeError):
+    """Raised after every outcome is reported, so that Lambda retries and then dead-letters."""
+
+
+class Runner:
+    def __init__(
+        self,
+        remediator: Remediator[Any],
+        settings: Settings,
+        aws: Aws,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self.remediator = remediator
+        self.settings = settings
+        self.aws = aws
+        self.ledger = Ledger(aws, settings.ledger_table)
+        self.notifier = Notifier(aws, settings.topic_arn)
+        self.now = now
+
+    def run(self, event: Any) -> list[Outcome]:
+        """Handle one event; raise TransientError at the end if any outcome should be retried."""
+        try:
+            trigger = parse(event)
+        except EventError as error:
+            return [self._finish(None, self._skip(f"malformed event: {error}"))]
+        quiet_reason = self._quiet_skip(trigger)
+        if quiet_reason:
+            return [self._finish(trigger, self._skip(quiet_reason, quiet=True))]
+        try:
+            targets = self.remediator.targets(trigger)
+        except EventError as error:
+            return [self._finish(trigger, self._skip(f"malformed event: {error}"))]
+        outcomes = [self._finish(trigger, self._handle(target)) for target in targets]
+        transient = [o for o in outcomes if o.transient]
+        if transient:
+            raise TransientError(
+                f"{len(transient)} transient failure(s), first: {transient[0].reason}"
+            )
+        return outcomes
+
+    def _quiet_skip(self, trigger: Trigger) -> str:
+        """Events that changed nothing, or that echo our own fix: logged, never notified."""
+        if trigger.error_code:
+            return f"the call failed ({trigger.error_code}) and changed nothing"
+        own = f":role{self.settings.own_role_path}"
+        if trigger.actor and own in trigger.actor.session_issuer_arn:
+            return "the change was made by autoremediate itself (loop guard)"
+        if trigger.item.get("configurationItemStatus") in _CONFIG_DELETED:
+            return "AWS Config reports the resource deleted"
+        return ""
+
+    def _handle(self, target: Any) -> Outcome:
+        name = self.remediator.name
+        try:
+            found = self.remediator.evaluate(target, self.aws)
+        except (ClientError, BotoCoreError) as error:
+            return self._aws_failure(error, str(target), "reading the resource")
+        if not found.changes:
+            return Outcome(Status.COMPLIANT, name, found.arn, "compliant", quiet=True)
+        exemption = self._exemption(found)
+        if exemption:
+            return Outcome(Status.EXEMPT, name, found.arn, exemption, found.changes)
+        if self.settings.mode is Mode.REPORT:
+            return Outcome(Status.WOULD_REMEDIATE, name, found.arn, "report mode", found.changes)
+        return self._enforce(target, found)
+
+    def _exemption(self, found: Evaluation) -> str:
+        reason = builtin_exemption(found.arn) or principal_exemption(
+            found.arn, self.settings.exempt_principals
+        )
+        if reason:
+            return reason
+        reason, note = tag_exemption(found.tags, self.now().date())
+        if note:
+            logger.warning("exemption tag not honoured", extra={"arn": found.arn, "note": note})
+        return reason
+
+    def _enforce(self, target: Any, found: Evaluation) -> Outcome:
+        """Ledger first, then each change, then re-evaluate: REMEDIATED only when verified."""
+        name, arn = self.remediator.name, found.arn
+        outcome_id = self._new_id()
+        pending = Outcome(Status.FAILED, name, arn, "applying", found.changes)
+        try:
+            self.ledger.record(self._report(outcome_id, None, pending, status="APPLYING"))
+        except (ClientError, BotoCoreError) as error:
+            failed = self._aws_failure(error, arn, "recording the ledger entry; nothing was changed")
+            return _with(failed, changes=found.changes)
+        done: list[Change] = []
+        for change in found.changes:
+            try:
+                response = self.remediator.apply(change, self.aws)
+            except (ClientError, BotoCoreError) as error:
+                failed = self._aws_failure(error, arn, f"applying '{change.summary}'")
+                applied = f"{len(done)} of {len(found.changes)} change(s) applied before it"
+                return _with(failed, changes=tuple(done), reason=f"{failed.reason}; {applied}",
+                             outcome_id=outcome_id)
+            undo = self.remediator.undo_after(change, response)
+            done.append(Change(change.summary, change.resource, change.before, change.after,
+                               change.call, undo))
+        try:
+            left = self.remediator.evaluate(target, self.aws).changes
+        except (ClientError, BotoCoreError) as error:
+            failed = self._aws_failure(error, arn, "verifying the change")
+            return _with(failed, changes=tuple(done), outcome_id=outcome_id)
+        if left:
+            still = "; ".join(c.summary for c in left)
+            return _with(Outcome(Status.FAILED, name, arn, f"still non-compliant: {still}"),
+                         changes=tuple(done), outcome_id=outcome_id)
+        return _with(Outcome(Status.REMEDIATED, name, arn, "verified"), changes=tuple(done),
+                     outcome_id=outcome_id)
+
+    def _aws_failure(self, error: Exception, resource: str, doing: str) -> Outcome:
+        name = self.remediator.name
+        code = ""
+        if isinstance(error, ClientError):
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            message = str(error.response.get("Error", {}).get("Message", ""))
+        else:
+            code, message = type(error).__name__, str(error)
+        if code in self.remediator.gone_errors:
+            return Outcome(Status.SKIPPED, name, resource,
+                           f"resource no longer exists ({code}) while {doing}", error_code=code)
+        transient = code in TRANSIENT_ERRORS or isinstance(error, BotoCoreError)
+        reason = f"{code} while {doing}: {message}" + (" (will retry)" if transient else "")
+        return Outcome(Status.FAILED, name, resource, reason, error_code=code, transient=transient)
+
+    def _skip(self, reason: str, quiet: bool = False) -> Outcome:
+        return Outcome(Status.SKIPPED, self.remediator.name, "", reason, quiet=quiet)
+
+    def _finish(self, trigger: Trigger | None, outcome: Outcome) -> Outcome:
+        """Log, count, ledger and publish one outcome (quiet ones are only logged and counted)."""
+        count_outcome(self.remediator.name, outcome.status, self.settings.mode)
+        log = {"status": outcome.status, "resource": outcome.resource_arn, "reason": outcome.reason}
+        if outcome.quiet:
+            logger.info("quiet outcome", extra=log)
+            return outcome
+        outcome_id = outcome.outcome_id or self._new_id()
+        report = self._report(outcome_id, trigger, outcome)
+        logger.info("outcome", extra={**log, "outcome_id": outcome_id})
+        try:
+            if outcome.outcome_id:
+                self.ledger.settle(report)
+            else:
+                self.ledger.record(report)
+        except (ClientError, BotoCoreError):
+            logger.exception("ledger write failed", extra={"outcome_id": outcome_id})
+        try:
+            self.notifier.publish(report)
+        except (ClientError, BotoCoreError):
+            logger.exception("notification failed", extra={"outcome_id": outcome_id})
+            count_outcome(self.remediator.name, "NOTIFICATION_FAILED", self.settings.mode)
+        return _with(outcome, outcome_id=outcome_id)
+
+    def _report(
+        self, outcome_id: str, trigger: Trigger | None, outcome: Outcome, status: str = ""
+    ) -> dict[str, Any]:
+        """The one document that goes to the ledger and, as JSON, to subscribers."""
+        status = status or outcome.status.value
+        report: dict[str, Any] = {
+            "outcome_id": outcome_id,
+            "remediator": self.remediator.name,
+            "status": status,
+            "mode": self.settings.mode.value,
+            "severity": _severity(status, self.remediator.severity),
+            "account": trigger.account if trigger else "",
+            "region": trigger.region if trigger else "",
+            "resource_arn": outcome.resource_arn,
+            "reason": outcome.reason,
+            "error_code": outcome.error_code,
+            "actor": trigger.actor.to_dict() if trigger and trigger.actor else {},
+            "trigger": trigger.to_dict() if trigger else {},
+            "changes": [c.to_dict() for c in outcome.changes],
+            "time": self.now().isoformat(timespec="seconds"),
+        }
+        if outcome.changes and status in ("REMEDIATED", "FAILED", "APPLYING"):
+            report["undo"] = f"python -m core.undo {outcome_id}"
+        return report
+
+    def _new_id(self) -> str:
+        return f"{self.now().strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:12]}"
+
+
+def _with(outcome: Outcome, **fields: Any) -> Outcome:
+    return replace(outcome, **fields)
+
+
+def _severity(status: str, remediator_severity: str) -> str:
+    if status in ("EXEMPT",):
+        return "INFO"
+    if status == "SKIPPED":
+        return "LOW"
+    return remediator_severity
+
+
+def summarise(outcomes: list[Outcome]) -> list[Mapping[str, Any]]:
+    """What the handler returns (visible in `sam local invoke`)."""
+    return [
+        {"status": o.status.value, "resource": o.resource_arn, "reason": o.reason}
+        for o in outcomes
+    ]
