@@ -14,18 +14,20 @@ from core.settings import Settings
 Handler = Callable[[Any, Any], list[Mapping[str, Any]]]
 
 
-def lambda_handler(remediator: Remediator[Any]) -> Handler:
-    """`handler = lambda_handler(MyRemediator())` in a remediator module."""
-    runners: list[Runner] = []
+def lambda_handler(remediator: Remediator[Any], clients: Clients | None = None) -> Handler:
+    """`handler = lambda_handler(MyRemediator())` in a remediator module.
+
+    Clients are created on the first event and kept warm; settings are read from the environment
+    on every event (a dictionary lookup), so that a changed MODE can never be served stale.
+    """
+    aws = clients or Clients()
 
     def handler(event: Any, context: Any) -> list[Mapping[str, Any]]:
-        if not runners:
-            runners.append(Runner(remediator, Settings.from_env(), Clients()))
         event_id = event.get("id") if isinstance(event, Mapping) else None
         logger.set_correlation_id(event_id)
         logger.append_keys(
             remediator=remediator.name, request_id=getattr(context, "aws_request_id", None)
         )
-        return summarise(runners[0].run(event))
+        return summarise(Runner(remediator, Settings.from_env(), aws).run(event))
 
     return handler
