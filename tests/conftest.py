@@ -24,6 +24,9 @@ os.environ.update(
 def moto_session() -> Iterator[Any]:
     from moto import mock_aws
 
+    from tools.scenario import load_few_managed_policies
+
+    load_few_managed_policies()  # AdministratorAccess & co. exist, as in AWS
     mock = mock_aws()
     mock.start()
     yield mock

@@ -40,6 +40,21 @@ PREREQUISITES: dict[str, tuple[str, ...]] = {
 
 Aws = Callable[[str], Any]
 
+# The AWS-managed policies the scenario attaches or that tests compare against. moto can load all
+# ~1,300 of them, but that takes seconds on every reset; these few keep the real documents.
+MANAGED_POLICIES = ("AdministratorAccess", "PowerUserAccess", "ReadOnlyAccess", "AmazonS3FullAccess")
+
+
+def load_few_managed_policies() -> None:
+    """Make moto's IAM know the AWS-managed policies in MANAGED_POLICIES (call before mocking)."""
+    import os
+
+    import moto.iam.models as iam_models
+
+    every = json.loads(iam_models.aws_managed_policies_data)
+    iam_models.aws_managed_policies_data = json.dumps({k: every[k] for k in MANAGED_POLICIES})
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+
 
 @dataclass(frozen=True)
 class Stack:

@@ -143,6 +143,9 @@ class Runner:
             left = self.remediator.evaluate(target, self.aws).changes
         except (ClientError, BotoCoreError) as error:
             failed = self._aws_failure(error, arn, "verifying the change")
+            if failed.status is Status.SKIPPED:  # we deleted it: nothing left to grant anything
+                return _with(Outcome(Status.REMEDIATED, name, arn, "verified: policy removed"),
+                             changes=tuple(done), outcome_id=outcome_id)
             return _with(failed, changes=tuple(done), outcome_id=outcome_id)
         if left:
             still = "; ".join(c.summary for c in left)

@@ -1,0 +1,504 @@
+"""The IAM remediator against a moto account: each trigger, each mode, live state before and after."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from core.ledger import Ledger
+from core.outcome import Status
+from core.undo import undo
+from iam_grants import DENY_ALL_TRUST
+from tests.remediators import iam_state as state
+from tools.scenario import inbox, load_event, prepare
+
+DEPLOY_AFTER = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Sid": "Deploy", "Effect": "Allow", "Action": ["s3:GetObject"],
+         "Resource": "arn:aws:s3:::app-artifacts/*"},
+        {"Sid": "NoOrgLeave", "Effect": "Deny", "Action": "organizations:LeaveOrganization",
+         "Resource": "*"},
+    ],
+}  # fmt: skip
+
+
+def _policy_stripped(aws: Any) -> None:
+    document = state.default_document(aws)
+    assert document["Statement"][0]["Action"] == ["logs:PutLogEvents"]
+
+
+# event -> (snapshot keys the fix may change, check of the state after the fix)
+CASES: dict[str, tuple[set[str], Callable[[Any], None]]] = {
+    "PutRolePolicy": (
+        {"role/app-deploy-role/inline/deploy-wildcard"},
+        lambda aws: _eq(state.inline(aws, "role", "app-deploy-role", "deploy-wildcard"),
+                        DEPLOY_AFTER),
+    ),
+    "PutUserPolicy": (
+        {"user/ci-bot/inline/ci-wildcard"},  # iam:* only: nothing left, the policy is deleted
+        lambda aws: _eq(state.inline(aws, "user", "ci-bot", "ci-wildcard"), None),
+    ),
+    "PutGroupPolicy": (
+        {"group/developers/inline/dev-wildcard"},  # NotAction Allow goes whole
+        lambda aws: _eq(state.inline(aws, "group", "developers", "dev-wildcard"), None),
+    ),
+    "CreatePolicy": ({"policy/app-wildcard-policy/default", "policy/app-wildcard-policy/versions"},
+                     _policy_stripped),
+    "CreatePolicyVersion": (
+        {"policy/app-wildcard-policy/default", "policy/app-wildcard-policy/versions"},
+        _policy_stripped,
+    ),
+    "SetDefaultPolicyVersion": (
+        {"policy/app-wildcard-policy/default", "policy/app-wildcard-policy/versions"},
+        _policy_stripped,
+    ),
+    "AttachRolePolicy": (
+        {"role/app-deploy-role/attached"},
+        lambda aws: _eq(state.attached(aws, "role", "app-deploy-role"), set()),
+    ),
+    "AttachUserPolicy": (  # customer-managed: the policy is fixed, the attachment stays
+        {"policy/app-wildcard-policy/default", "policy/app-wildcard-policy/versions"},
+        _policy_stripped,
+    ),
+    "AttachGroupPolicy": (
+        {"group/developers/attached"},
+        lambda aws: _eq(state.attached(aws, "group", "developers"), set()),
+    ),
+    "CreateRole": (
+        {"role/open-trust-role/trust"},
+        lambda aws: _eq(state.trust(aws, "open-trust-role"), DENY_ALL_TRUST),
+    ),
+    "UpdateAssumeRolePolicy": (
+        {"role/open-trust-role/trust"},
+        lambda aws: _eq(state.trust(aws, "open-trust-role"), DENY_ALL_TRUST),
+    ),
+    "Config-Role": (
+        {"role/app-deploy-role/inline/deploy-wildcard", "role/app-deploy-role/attached"},
+        lambda aws: _eq(state.attached(aws, "role", "app-deploy-role"), set()),
+    ),
+    "Config-User": (  # its attached customer-managed policy is its own resource: untouched here
+        {"user/ci-bot/inline/ci-wildcard"},
+        lambda aws: _eq(state.attached(aws, "user", "ci-bot"), {state.POLICY_ARN}),
+    ),
+    "Config-Group": (
+        {"group/developers/inline/dev-wildcard", "group/developers/attached"},
+        lambda aws: _eq(state.inline(aws, "group", "developers", "dev-wildcard"), None),
+    ),
+    "Config-Policy": (
+        {"policy/app-wildcard-policy/default", "policy/app-wildcard-policy/versions"},
+        _policy_stripped,
+    ),
+}
+
+
+def _eq(actual: Any, expected: Any) -> None:
+    assert actual == expected
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
+    return {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_report_mode_reports_and_changes_nothing(aws, stack, run, name):
+    event = prepare(aws, name)
+    before = state.snapshot(aws)
+
+    [outcome] = run(event, "report")
+
+    assert outcome.status is Status.WOULD_REMEDIATE, outcome.reason
+    assert outcome.changes, "a report must say what would change"
+    assert state.snapshot(aws) == before
+    [note] = inbox(aws, stack)
+    assert note["attributes"]["status"] == "WOULD_REMEDIATE"
+    assert note["attributes"]["mode"] == "report"
+    entry = Ledger(aws, stack.table).get(outcome.outcome_id)
+    assert entry["status"] == "WOULD_REMEDIATE"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_enforce_mode_fixes_exactly_what_it_should_and_can_be_undone(aws, stack, run, name):
+    may_change, check = CASES[name]
+    event = prepare(aws, name)
+    before = state.snapshot(aws)
+
+    [outcome] = run(event, "enforce")
+
+    assert outcome.status is Status.REMEDIATED, outcome.reason
+    after = state.snapshot(aws)
+    changed = _changed(before, after)
+    assert changed and changed <= may_change
+    check(aws)
+    [note] = inbox(aws, stack)
+    assert note["attributes"]["status"] == "REMEDIATED"
+    assert note["body"]["undo"] == f"python -m core.undo {outcome.outcome_id}"
+
+    # Quiet when all is well: the same event again finds the resource compliant; where the fix
+    # deleted the inline policy, it finds it gone and says so.
+    [echo] = run(event, "enforce")
+    if name in ("PutUserPolicy", "PutGroupPolicy"):
+        assert echo.status is Status.SKIPPED and "no longer exists" in echo.reason
+        inbox(aws, stack)
+    else:
+        assert echo.status is Status.COMPLIANT
+        assert inbox(aws, stack) == []
+
+    undo(outcome.outcome_id, Ledger(aws, stack.table), aws)
+    restored = state.snapshot(aws)
+    for key in changed:  # managed policies get their old default back (a new id is added)
+        if key.endswith("/versions"):
+            assert set(before[key]) <= set(restored[key])
+        else:
+            assert restored[key] == before[key], key
+    assert Ledger(aws, stack.table).get(outcome.outcome_id)["status"] == "UNDONE"
+
+
+def test_ledger_holds_the_original_before_the_write(aws, stack, run):
+    event = prepare(aws, "PutRolePolicy")
+    original = state.inline(aws, "role", "app-deploy-role", "deploy-wildcard")
+    seen: list[dict[str, Any]] = []
+
+    def look_at_ledger(**_: Any) -> None:
+        items = aws("dynamodb").scan(TableName=stack.table)["Items"]
+        seen.extend(json.loads(i["record"]["S"]) for i in items)
+
+    aws("iam").meta.events.register("before-call.iam.PutRolePolicy", look_at_ledger)
+    try:
+        [outcome] = run(event, "enforce")
+    finally:
+        aws("iam").meta.events.unregister("before-call.iam.PutRolePolicy", look_at_ledger)
+
+    assert outcome.status is Status.REMEDIATED
+    [entry] = seen
+    assert entry["status"] == "APPLYING"
+    assert entry["changes"][0]["before"] == original
+    assert entry["changes"][0]["after"] == DEPLOY_AFTER
+
+
+def test_notification_says_what_happened_to_whom_by_whom(aws, stack, run):
+    event = prepare(aws, "PutRolePolicy")
+    [outcome] = run(event, "enforce")
+    [note] = inbox(aws, stack)
+    body = note["body"]
+
+    assert note["subject"] == (
+        "[REMEDIATED] iam_policy_least_privilege: role/app-deploy-role (by alice)"
+    )
+    assert note["attributes"] == {
+        "remediator": "iam_policy_least_privilege", "status": "REMEDIATED",
+        "mode": "enforce", "severity": "HIGH",
+    }  # fmt: skip
+    assert body["outcome_id"] == outcome.outcome_id
+    assert body["resource_arn"] == "arn:aws:iam::123456789012:role/app-deploy-role"
+    assert (body["account"], body["region"]) == ("123456789012", "us-east-1")
+    assert body["actor"]["arn"] == "arn:aws:sts::123456789012:assumed-role/DeveloperRole/alice"
+    assert body["actor"]["source_ip"] == "203.0.113.10"
+    assert body["actor"]["user_agent"].startswith("aws-cli/")
+    assert body["trigger"]["event_name"] == "PutRolePolicy"
+    assert body["trigger"]["event_id"] == event["detail"]["eventID"]
+    assert body["trigger"]["event_time"] == event["detail"]["eventTime"]
+    [change] = body["changes"]
+    assert "removed Action '*'" in change["summary"]
+    assert change["after"] == DEPLOY_AFTER
+    assert change["undo"][0]["operation"] == "put_role_policy"
+    assert change["undo_cli"][0].startswith("aws iam put-role-policy --role-name")
+
+
+def test_managed_policy_at_the_five_version_limit_drops_the_oldest_non_default(aws, stack, run):
+    event = prepare(aws, "CreatePolicy")
+    iam = aws("iam")
+    narrow = {"Version": "2012-10-17",
+              "Statement": [{"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}]}
+    for _ in range(3):
+        iam.create_policy_version(PolicyArn=state.POLICY_ARN, PolicyDocument=json.dumps(narrow))
+    wildcard = state.default_document(aws)  # v1 stays default
+    iam.create_policy_version(PolicyArn=state.POLICY_ARN, PolicyDocument=json.dumps(narrow))
+    assert state.versions(aws) == ["v5", "v4", "v3", "v2", "v1"] or len(state.versions(aws)) == 5
+
+    [outcome] = run(event, "enforce")
+
+    assert outcome.status is Status.REMEDIATED, outcome.reason
+    remaining = state.versions(aws)
+    assert len(remaining) == 5 and "v2" not in remaining and "v1" in remaining
+    assert state.default_document(aws)["Statement"][0]["Action"] == ["logs:PutLogEvents"]
+    deleted, created = outcome.changes
+    assert deleted.call.operation == "delete_policy_version"
+    assert deleted.before == narrow  # the dropped version's document is in the ledger
+    assert created.before == wildcard
+    entry = Ledger(aws, stack.table).get(outcome.outcome_id)
+    assert entry["changes"][0]["before"] == narrow
+
+    undo(outcome.outcome_id, Ledger(aws, stack.table), aws)
+    assert state.default_document(aws) == wildcard
+
+
+def test_managed_policy_with_nothing_left_is_detached_not_emptied(aws, stack, run):
+    iam = aws("iam")
+    everything = {"Version": "2012-10-17",
+                  "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    arn = iam.create_policy(PolicyName="all-in", PolicyDocument=json.dumps(everything))[
+        "Policy"]["Arn"]  # fmt: skip
+    iam.attach_role_policy(RoleName="app-deploy-role", PolicyArn=arn)
+    iam.attach_user_policy(UserName="ci-bot", PolicyArn=arn)
+    event = load_event("Config-Policy")
+    event["detail"]["configurationItem"]["ARN"] = arn
+
+    [outcome] = run(event, "enforce")
+
+    assert outcome.status is Status.REMEDIATED, outcome.reason
+    assert state.attached(aws, "role", "app-deploy-role") == set()
+    assert state.attached(aws, "user", "ci-bot") == set()
+    assert state.default_document(aws, arn) == everything  # no empty document written
+    undo(outcome.outcome_id, Ledger(aws, stack.table), aws)
+    assert state.attached(aws, "role", "app-deploy-role") == {arn}
+    assert state.attached(aws, "user", "ci-bot") == {arn}
+
+
+def test_wildcard_level_any_also_strips_partial_wildcards(aws, stack, run, monkeypatch):
+    iam = aws("iam")
+    partial = {"Version": "2012-10-17",
+               "Statement": [{"Sid": "Read", "Effect": "Allow",
+                              "Action": ["s3:Get*", "s3:ListBucket"], "Resource": "*"}]}
+    event = load_event("PutRolePolicy")
+    event["detail"]["requestParameters"]["policyDocument"] = json.dumps(partial)
+    iam.put_role_policy(RoleName="app-deploy-role", PolicyName="deploy-wildcard",
+                        PolicyDocument=json.dumps(partial))  # fmt: skip
+
+    monkeypatch.setenv("WILDCARD_LEVEL", "service")
+    assert [o.status for o in run(event, "enforce")] == [Status.COMPLIANT]
+    monkeypatch.setenv("WILDCARD_LEVEL", "any")
+    [outcome] = run(event, "enforce")
+
+    assert outcome.status is Status.REMEDIATED
+    policy = state.inline(aws, "role", "app-deploy-role", "deploy-wildcard")
+    assert policy["Statement"][0]["Action"] == ["s3:ListBucket"]
+
+
+def test_open_trust_keeps_the_principals_it_already_trusted(aws, stack, run):
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "*", "Service": "lambda.amazonaws.com"},
+         "Action": "sts:AssumeRole"},
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}},
+    ]}  # fmt: skip
+    event = load_event("UpdateAssumeRolePolicy")
+    aws("iam").create_role(RoleName="open-trust-role", AssumeRolePolicyDocument=json.dumps(trust))
+
+    [outcome] = run(event, "enforce")
+
+    assert outcome.status is Status.REMEDIATED
+    after = state.trust(aws, "open-trust-role")
+    assert after["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert after["Statement"][1] == trust["Statement"][1]  # limited by a condition: kept
+
+
+@pytest.mark.parametrize("mode", ["report", "enforce"])
+def test_exempt_by_tag_changes_nothing(aws, stack, run, mode):
+    event = prepare(aws, "PutRolePolicy")
+    aws("iam").tag_role(RoleName="app-deploy-role", Tags=[
+        {"Key": "autoremediate:exempt", "Value": "vendor integration INC-42 until=2026-12-31"}])
+    before = state.snapshot(aws)
+
+    [outcome] = run(event, mode)
+
+    assert outcome.status is Status.EXEMPT
+    assert "vendor integration INC-42" in outcome.reason
+    assert state.snapshot(aws) == before
+    [note] = inbox(aws, stack)
+    assert note["attributes"]["status"] == "EXEMPT"
+
+
+def test_expired_exemption_tag_is_not_honoured(aws, stack, run):
+    event = prepare(aws, "PutRolePolicy")
+    aws("iam").tag_role(RoleName="app-deploy-role", Tags=[
+        {"Key": "autoremediate:exempt", "Value": "migration until=2026-01-31"}])
+
+    [outcome] = run(event, "enforce")
+
+    assert outcome.status is Status.REMEDIATED
+
+
+def test_exempt_principal_pattern(aws, stack, run):
+    event = prepare(aws, "AttachRolePolicy")
+    before = state.snapshot(aws)
+
+    [outcome] = run(event, "enforce", exempt="arn:aws:iam::*:role/breakglass-*,*:role/app-deploy-*")
+
+    assert outcome.status is Status.EXEMPT
+    assert "app-deploy-*" in outcome.reason
+    assert state.snapshot(aws) == before
+
+
+def test_service_linked_roles_are_never_touched(aws, stack, run):
+    iam = aws("iam")
+    role = iam.create_role(
+        RoleName="AWSServiceRoleForDemo", Path="/aws-service-role/demo.amazonaws.com/",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}]}),
+    )["Role"]  # fmt: skip
+    event = load_event("UpdateAssumeRolePolicy")
+    event["detail"]["requestParameters"]["roleName"] = role["RoleName"]
+    before = state.snapshot(aws)
+
+    [outcome] = run(event, "enforce")
+
+    assert outcome.status is Status.EXEMPT and "AWS-owned" in outcome.reason
+    assert state.snapshot(aws) == before
+
+
+@pytest.mark.parametrize("name", ["PutRolePolicy-own-action", "PutRolePolicy-failed-call"])
+def test_own_changes_and_failed_calls_are_skipped_quietly(aws, stack, run, name):
+    prepare(aws, "PutRolePolicy")  # the resource is non-compliant: only the guard stops us
+    before = state.snapshot(aws)
+
+    [outcome] = run(load_event(name), "enforce")
+
+    assert outcome.status is Status.SKIPPED and outcome.quiet
+    assert state.snapshot(aws) == before
+    assert inbox(aws, stack) == []
+    assert aws("dynamodb").scan(TableName=stack.table)["Items"] == []
+
+
+def test_resource_deleted_in_between_is_skipped_with_the_reason(aws, stack, run):
+    event = prepare(aws, "PutRolePolicy")
+    aws("iam").delete_role_policy(RoleName="app-deploy-role", PolicyName="deploy-wildcard")
+
+    [outcome] = run(event, "enforce")
+
+    assert outcome.status is Status.SKIPPED
+    assert "no longer exists (NoSuchEntity)" in outcome.reason
+    [note] = inbox(aws, stack)
+    assert note["attributes"]["status"] == "SKIPPED"
+
+
+def test_config_deleted_item_is_skipped_quietly(aws, stack, run):
+    [outcome] = run(load_event("Config-Role-deleted"), "enforce")
+    assert outcome.status is Status.SKIPPED and outcome.quiet
+
+
+@pytest.mark.parametrize("broken", [
+    {"detail-type": "AWS API Call via CloudTrail"},
+    "not an event",
+    {"version": "0", "id": "x", "detail-type": "AWS API Call via CloudTrail", "source": "aws.iam",
+     "account": "123456789012", "time": "t", "region": "us-east-1", "resources": [],
+     "detail": {"eventName": "PutRolePolicy", "requestParameters": None}},
+])  # fmt: skip
+def test_malformed_events_change_nothing_and_say_why(aws, stack, run, broken):
+    prepare(aws, "PutRolePolicy")
+    before = state.snapshot(aws)
+
+    [outcome] = run(broken, "enforce")
+
+    assert outcome.status is Status.SKIPPED
+    assert outcome.reason.startswith("malformed event:")
+    assert state.snapshot(aws) == before
+    [note] = inbox(aws, stack)
+    assert note["attributes"]["severity"] == "LOW"
+
+
+class FailingAws:
+    """Clients whose `operation` raises an AWS error, as IAM would (moto does not enforce IAM)."""
+
+    def __init__(self, aws: Any, operation: str, code: str):
+        self.aws, self.operation, self.code = aws, operation, code
+
+    def __call__(self, service: str) -> Any:
+        client = self.aws(service)
+        if service != "iam":
+            return client
+        failing = self
+
+        class Proxy:
+            def __getattr__(self, name: str) -> Any:
+                if name == failing.operation:
+                    def fail(**_: Any) -> Any:
+                        from botocore.exceptions import ClientError
+
+                        raise ClientError({"Error": {"Code": failing.code, "Message": "nope"}},
+                                          name)  # fmt: skip
+
+                    return fail
+                return getattr(client, name)
+
+        return Proxy()
+
+
+def test_access_denied_fails_loudly_and_changes_nothing(aws, stack, run):
+    event = prepare(aws, "PutRolePolicy")
+    before = state.snapshot(aws)
+
+    [outcome] = run(event, "enforce", aws_=FailingAws(aws, "put_role_policy", "AccessDenied"))
+
+    assert outcome.status is Status.FAILED and not outcome.transient
+    assert outcome.reason.startswith("AccessDenied while applying")
+    assert state.snapshot(aws) == before
+    [note] = inbox(aws, stack)
+    assert note["attributes"]["status"] == "FAILED"
+    entry = Ledger(aws, stack.table).get(outcome.outcome_id)
+    assert entry["status"] == "FAILED"  # the entry written before the attempt is settled
+
+
+def test_access_denied_on_read_in_report_mode_fails_loudly(aws, stack, run):
+    event = prepare(aws, "PutRolePolicy")
+    [outcome] = run(event, "report", aws_=FailingAws(aws, "get_role_policy", "AccessDenied"))
+    assert outcome.status is Status.FAILED
+    assert inbox(aws, stack)[0]["attributes"]["status"] == "FAILED"
+
+
+def test_throttling_is_reported_then_retried_by_lambda(aws, stack, run):
+    from core.runner import TransientError
+
+    event = prepare(aws, "PutRolePolicy")
+    before = state.snapshot(aws)
+
+    with pytest.raises(TransientError, match="Throttling"):
+        run(event, "enforce", aws_=FailingAws(aws, "put_role_policy", "Throttling"))
+
+    assert state.snapshot(aws) == before
+    [note] = inbox(aws, stack)
+    assert note["attributes"]["status"] == "FAILED" and "will retry" in note["body"]["reason"]
+    # The retry (Lambda's async retry) finds the same violation and fixes it.
+    assert [o.status for o in run(event, "enforce")] == [Status.REMEDIATED]
+
+
+def test_handler_runs_what_lambda_runs(aws, stack, monkeypatch):
+    import iam_policy_least_privilege as module
+
+    for key, value in {**stack.env("enforce"), "WILDCARD_LEVEL": "service"}.items():
+        monkeypatch.setenv(key, value)
+    event = prepare(aws, "PutRolePolicy")
+
+    result = module.handler(event, None)
+
+    assert result == [{"status": "REMEDIATED",
+                       "resource": "arn:aws:iam::123456789012:role/app-deploy-role",
+                       "reason": "verified"}]  # fmt: skip
+    assert state.inline(aws, "role", "app-deploy-role", "deploy-wildcard") == DEPLOY_AFTER
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_call_is_a_declared_action(aws, stack, run, name):
+    """The template grants exactly REMEDIATOR's actions: a call outside them would fail in AWS."""
+    from iam_policy_least_privilege import REMEDIATOR
+
+    event = prepare(aws, name)
+    seen: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        seen.append(f"iam:{model.name}")
+
+    aws("iam").meta.events.register("before-call.iam", record)
+    try:
+        [outcome] = run(event, "enforce")
+    finally:
+        aws("iam").meta.events.unregister("before-call.iam", record)
+
+    assert outcome.status is Status.REMEDIATED
+    reads = {a for a in seen if a not in REMEDIATOR.write_actions}
+    writes = {a for a in seen if a in REMEDIATOR.write_actions}
+    assert reads <= set(REMEDIATOR.read_actions)
+    assert writes == {c.call.action for c in outcome.changes}
