@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,11 +21,21 @@ from core.settings import SettingsError
 from iam_grants import DENY_ALL_TRUST, WildcardLevel, strip_open_trust, strip_wildcard_grants
 
 Kind = Literal["role", "user", "group"]
-_INLINE: dict[str, Kind] = {"PutRolePolicy": "role", "PutUserPolicy": "user", "PutGroupPolicy": "group"}
-_ATTACH: dict[str, Kind] = {
-    "AttachRolePolicy": "role", "AttachUserPolicy": "user", "AttachGroupPolicy": "group"
+_INLINE: dict[str, Kind] = {
+    "PutRolePolicy": "role",
+    "PutUserPolicy": "user",
+    "PutGroupPolicy": "group",
 }
-_CONFIG: dict[str, Kind] = {"AWS::IAM::Role": "role", "AWS::IAM::User": "user", "AWS::IAM::Group": "group"}
+_ATTACH: dict[str, Kind] = {
+    "AttachRolePolicy": "role",
+    "AttachUserPolicy": "user",
+    "AttachGroupPolicy": "group",
+}
+_CONFIG: dict[str, Kind] = {
+    "AWS::IAM::Role": "role",
+    "AWS::IAM::User": "user",
+    "AWS::IAM::Group": "group",
+}
 _MAX_VERSIONS = 5  # IAM keeps at most five versions of a managed policy
 
 
@@ -117,18 +128,24 @@ class IamPolicyLeastPrivilege(Remediator[Principal | ManagedPolicy]):
             changes += [c for name in names for c in self._inline(iam, target, arn, name)]
         if not target.trust_only and not target.policy:
             wanted = {target.attached} if target.attached else None
-            changes += [c for a in _attached(iam, target) if _is_aws_managed(a)
-                        and (wanted is None or a in wanted) for c in self._detach(iam, target, a)]
+            changes += [
+                c
+                for a in _attached(iam, target)
+                if _is_aws_managed(a) and (wanted is None or a in wanted)
+                for c in self._detach(iam, target, a)
+            ]
         return Evaluation(arn, tuple(changes), tags)
 
-    def undo_after(self, change: Change, response: dict[str, Any]) -> tuple[Call, ...]:
+    def undo_after(self, change: Change, response: Mapping[str, Any]) -> tuple[Call, ...]:
         """A new default version is undone by restoring the old default and deleting ours."""
         if change.call.operation != "create_policy_version":
             return change.undo
         version = response["PolicyVersion"]["VersionId"]
         arn = change.call.params["PolicyArn"]
-        return (*change.undo, Call("iam", "delete_policy_version",
-                                   {"PolicyArn": arn, "VersionId": version}))
+        return (
+            *change.undo,
+            Call("iam", "delete_policy_version", {"PolicyArn": arn, "VersionId": version}),
+        )
 
     def _inline(self, iam: Any, p: Principal, arn: str, policy: str) -> list[Change]:
         key = {f"{p.kind.title()}Name": p.name, "PolicyName": policy}
@@ -138,23 +155,33 @@ class IamPolicyLeastPrivilege(Remediator[Principal | ManagedPolicy]):
             return []
         put = f"put_{p.kind}_policy"
         restore = Call("iam", put, {**key, "PolicyDocument": json.dumps(document)})
-        call = (Call("iam", f"delete_{p.kind}_policy", key) if stripped.document is None
-                else Call("iam", put, {**key, "PolicyDocument": json.dumps(stripped.document)}))
+        call = (
+            Call("iam", f"delete_{p.kind}_policy", key)
+            if stripped.document is None
+            else Call("iam", put, {**key, "PolicyDocument": json.dumps(stripped.document)})
+        )
         summary = f"inline policy {policy}: " + "; ".join(stripped.removed)
         if stripped.document is None:
             summary += "; nothing left, policy deleted"
-        return [Change(summary, f"{arn}/inline/{policy}", document, stripped.document, call,
-                       (restore,))]
+        return [
+            Change(summary, f"{arn}/inline/{policy}", document, stripped.document, call, (restore,))
+        ]
 
     def _trust(self, p: Principal, arn: str, document: Any) -> list[Change]:
         stripped = strip_open_trust(document)
         if not stripped.changed:
             return []
         after = stripped.document or DENY_ALL_TRUST
-        call = Call("iam", "update_assume_role_policy",
-                    {"RoleName": p.name, "PolicyDocument": json.dumps(after)})
-        restore = Call("iam", "update_assume_role_policy",
-                       {"RoleName": p.name, "PolicyDocument": json.dumps(document)})
+        call = Call(
+            "iam",
+            "update_assume_role_policy",
+            {"RoleName": p.name, "PolicyDocument": json.dumps(after)},
+        )
+        restore = Call(
+            "iam",
+            "update_assume_role_policy",
+            {"RoleName": p.name, "PolicyDocument": json.dumps(document)},
+        )
         summary = "trust policy: " + "; ".join(stripped.removed)
         return [Change(summary, f"{arn}/trust", document, after, call, (restore,))]
 
@@ -179,22 +206,41 @@ class IamPolicyLeastPrivilege(Remediator[Principal | ManagedPolicy]):
         changes = []
         versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
         if len(versions) >= _MAX_VERSIONS:
-            oldest = min((v for v in versions if not v["IsDefaultVersion"]),
-                         key=lambda v: v["CreateDate"])
+            oldest = min(
+                (v for v in versions if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"]
+            )
             key = {"PolicyArn": arn, "VersionId": oldest["VersionId"]}
             old = iam.get_policy_version(**key)["PolicyVersion"]["Document"]
-            recreate = Call("iam", "create_policy_version",
-                            {"PolicyArn": arn, "PolicyDocument": json.dumps(old),
-                             "SetAsDefault": False})
-            changes.append(Change(f"delete oldest non-default version {oldest['VersionId']} "
-                                  f"(IAM keeps {_MAX_VERSIONS})", f"{arn}/{oldest['VersionId']}",
-                                  old, None, Call("iam", "delete_policy_version", key),
-                                  (recreate,)))
-        new = Call("iam", "create_policy_version", {
-            "PolicyArn": arn, "PolicyDocument": json.dumps(stripped.document), "SetAsDefault": True
-        })
-        back = Call("iam", "set_default_policy_version",
-                    {"PolicyArn": arn, "VersionId": policy["DefaultVersionId"]})
+            recreate = Call(
+                "iam",
+                "create_policy_version",
+                {"PolicyArn": arn, "PolicyDocument": json.dumps(old), "SetAsDefault": False},
+            )
+            changes.append(
+                Change(
+                    f"delete oldest non-default version {oldest['VersionId']} "
+                    f"(IAM keeps {_MAX_VERSIONS})",
+                    f"{arn}/{oldest['VersionId']}",
+                    old,
+                    None,
+                    Call("iam", "delete_policy_version", key),
+                    (recreate,),
+                )
+            )
+        new = Call(
+            "iam",
+            "create_policy_version",
+            {
+                "PolicyArn": arn,
+                "PolicyDocument": json.dumps(stripped.document),
+                "SetAsDefault": True,
+            },
+        )
+        back = Call(
+            "iam",
+            "set_default_policy_version",
+            {"PolicyArn": arn, "VersionId": policy["DefaultVersionId"]},
+        )
         summary = "new default version: " + "; ".join(stripped.removed)
         changes.append(Change(summary, arn, document, stripped.document, new, (back,)))
         return Evaluation(arn, tuple(changes), tags)
@@ -212,7 +258,9 @@ def _describe(iam: Any, p: Principal) -> tuple[str, dict[str, str], Any]:
 
 
 def _inline_names(iam: Any, p: Principal) -> list[str]:
-    pages = iam.get_paginator(f"list_{p.kind}_policies").paginate(**{f"{p.kind.title()}Name": p.name})
+    pages = iam.get_paginator(f"list_{p.kind}_policies").paginate(
+        **{f"{p.kind.title()}Name": p.name}
+    )
     return [name for page in pages for name in page["PolicyNames"]]
 
 
@@ -233,9 +281,11 @@ def _detach_everywhere(iam: Any, arn: str, removed: tuple[str, ...]) -> list[Cha
     pages = iam.get_paginator("list_entities_for_policy").paginate(PolicyArn=arn)
     changes = []
     for page in pages:
-        for kind, key, name in (("group", "PolicyGroups", "GroupName"),
-                                ("user", "PolicyUsers", "UserName"),
-                                ("role", "PolicyRoles", "RoleName")):
+        for kind, key, name in (
+            ("group", "PolicyGroups", "GroupName"),
+            ("user", "PolicyUsers", "UserName"),
+            ("role", "PolicyRoles", "RoleName"),
+        ):
             for entity in page.get(key, []):
                 params = {f"{kind.title()}Name": entity[name], "PolicyArn": arn}
                 changes.append(_detachment(kind, params, arn, removed))
@@ -245,9 +295,14 @@ def _detach_everywhere(iam: Any, arn: str, removed: tuple[str, ...]) -> list[Cha
 def _detachment(kind: str, params: dict[str, str], arn: str, removed: tuple[str, ...]) -> Change:
     who = params[f"{kind.title()}Name"]
     summary = f"detach {arn} from {kind} {who}: it grants " + "; ".join(removed)
-    return Change(summary, f"{kind}/{who}/attached/{arn}", arn, None,
-                  Call("iam", f"detach_{kind}_policy", params),
-                  (Call("iam", f"attach_{kind}_policy", params),))
+    return Change(
+        summary,
+        f"{kind}/{who}/attached/{arn}",
+        arn,
+        None,
+        Call("iam", f"detach_{kind}_policy", params),
+        (Call("iam", f"attach_{kind}_policy", params),),
+    )
 
 
 def _is_aws_managed(arn: str) -> bool:

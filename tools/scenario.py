@@ -42,7 +42,12 @@ Aws = Callable[[str], Any]
 
 # The AWS-managed policies the scenario attaches or that tests compare against. moto can load all
 # ~1,300 of them, but that takes seconds on every reset; these few keep the real documents.
-MANAGED_POLICIES = ("AdministratorAccess", "PowerUserAccess", "ReadOnlyAccess", "AmazonS3FullAccess")
+MANAGED_POLICIES = (
+    "AdministratorAccess",
+    "PowerUserAccess",
+    "ReadOnlyAccess",
+    "AmazonS3FullAccess",
+)
 
 
 def load_few_managed_policies() -> None:
@@ -51,8 +56,8 @@ def load_few_managed_policies() -> None:
 
     import moto.iam.models as iam_models
 
-    every = json.loads(iam_models.aws_managed_policies_data)
-    iam_models.aws_managed_policies_data = json.dumps({k: every[k] for k in MANAGED_POLICIES})
+    every = json.loads(iam_models.aws_managed_policies_data)  # type: ignore[attr-defined]
+    iam_models.aws_managed_policies_data = json.dumps({k: every[k] for k in MANAGED_POLICIES})  # type: ignore[attr-defined]
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
 
 
@@ -71,6 +76,7 @@ class Stack:
             "TOPIC_ARN": self.topic_arn,
             "EXEMPT_PRINCIPALS": "",
             "OWN_ROLE_PATH": "/autoremediate/",
+            "WILDCARD_LEVEL": "service",
         }
 
 
@@ -95,7 +101,9 @@ def deploy_stack(aws: Aws) -> Stack:
 def seed_principals(aws: Aws) -> None:
     """The principals the sample events act on, before anyone grants them anything."""
     iam = aws("iam")
-    iam.create_role(RoleName="app-deploy-role", AssumeRolePolicyDocument=json.dumps(CODEBUILD_TRUST))
+    iam.create_role(
+        RoleName="app-deploy-role", AssumeRolePolicyDocument=json.dumps(CODEBUILD_TRUST)
+    )
     iam.create_user(UserName="ci-bot")
     iam.create_group(GroupName="developers")
 
@@ -128,7 +136,7 @@ def prepare(aws: Aws, name: str) -> dict[str, Any]:
 
 def inbox(aws: Aws, stack: Stack) -> list[dict[str, Any]]:
     """Drain the notifications published so far: subject, JSON body and message attributes."""
-    notes = []
+    notes: list[dict[str, Any]] = []
     while True:
         got = aws("sqs").receive_message(QueueUrl=stack.inbox_url, MaxNumberOfMessages=10)
         messages = got.get("Messages", [])

@@ -8,13 +8,17 @@ import boto3
 from botocore.config import Config
 
 # Standard retry mode retries throttling and 5xx with backoff before we ever see the error.
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20
+)
 
 
 class Clients:
     """A lazy cache of boto3 clients; tests and the demo inject a session or endpoint."""
 
-    def __init__(self, session: boto3.Session | None = None, endpoint_url: str | None = None):
+    def __init__(
+        self, session: boto3.Session | None = None, endpoint_url: str | None = None
+    ) -> None:
         self._session = session
         self._endpoint_url = endpoint_url
         self._cache: dict[str, Any] = {}
@@ -22,7 +26,12 @@ class Clients:
     def __call__(self, service: str) -> Any:
         client = self._cache.get(service)
         if client is None:
-            session = self._session or boto3.Session()
-            client = session.client(service, config=_CONFIG, endpoint_url=self._endpoint_url)
+            if self._session is None:
+                self._session = boto3.Session()  # one session: botocore loads its data once
+            client = self._session.client(
+                service,  # type: ignore[call-overload]
+                config=_CONFIG,
+                endpoint_url=self._endpoint_url,
+            )
             self._cache[service] = client
         return client

@@ -1,4 +1,4 @@
-"""Who and what is never remediated: a tag on the resource, break-glass principals, AWS's own roles."""
+"""Who and what is never remediated: a resource tag, break-glass principals, AWS's own roles."""
 
 from __future__ import annotations
 

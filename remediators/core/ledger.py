@@ -16,7 +16,7 @@ class LedgerError(RuntimeError):
 
 
 class Ledger:
-    def __init__(self, clients: Callable[[str], Any], table: str):
+    def __init__(self, clients: Callable[[str], Any], table: str) -> None:
         self._clients = clients
         self._table = table
 
@@ -36,7 +36,11 @@ class Ledger:
             Key={"outcome_id": item["outcome_id"]},
             UpdateExpression="SET #s = :s, #r = :r, updated_at = :t",
             ExpressionAttributeNames={"#s": "status", "#r": "record"},
-            ExpressionAttributeValues={":s": item["status"], ":r": item["record"], ":t": item["time"]},
+            ExpressionAttributeValues={
+                ":s": item["status"],
+                ":r": item["record"],
+                ":t": item["time"],
+            },
         )
 
     def get(self, outcome_id: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Publish outcomes to the stack's SNS topic: a readable subject, a JSON body, filterable attributes."""
+"""Publish outcomes to the SNS topic: a readable subject, a JSON body, filterable attributes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ _SUBJECT_LIMIT = 100  # SNS rejects longer subjects
 
 
 class Notifier:
-    def __init__(self, clients: Callable[[str], Any], topic_arn: str):
+    def __init__(self, clients: Callable[[str], Any], topic_arn: str) -> None:
         self._clients = clients
         self._topic_arn = topic_arn
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -46,12 +48,15 @@ class Call:
         return cls(str(data["service"]), str(data["operation"]), dict(data.get("params", {})))
 
     def cli(self) -> str:
-        """The same call as an AWS CLI command line, for people reading a notification."""
-        args = " ".join(
-            f"--{_kebab(k)} '{v}'" if isinstance(v, str) else f"--{_kebab(k)} {v!r}"
-            for k, v in self.params.items()
-        )
-        return f"aws {self.service} {self.operation.replace('_', '-')} {args}".strip()
+        """The same call as an AWS CLI command line (shell-quoted), for people reading a notice."""
+        args = []
+        for key, value in self.params.items():
+            if isinstance(value, bool):
+                args.append(f"--{'' if value else 'no-'}{_kebab(key)}")
+            else:
+                text = value if isinstance(value, str) else json.dumps(value)
+                args.append(f"--{_kebab(key)} {shlex.quote(text)}")
+        return " ".join(["aws", self.service, self.operation.replace("_", "-"), *args])
 
 
 def _kebab(name: str) -> str:

@@ -1,10 +1,10 @@
-"""The one place that decides: evaluate -> exempt? -> report or apply -> verify -> ledger -> notify."""
+"""The one place that decides: evaluate, exempt?, report or apply, verify, ledger, notify."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,7 +51,7 @@ class Runner:
         settings: Settings,
         aws: Aws,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ):
+    ) -> None:
         self.remediator = remediator
         self.settings = settings
         self.aws = aws
@@ -125,7 +125,9 @@ class Runner:
         try:
             self.ledger.record(self._report(outcome_id, None, pending, status="APPLYING"))
         except (ClientError, BotoCoreError) as error:
-            failed = self._aws_failure(error, arn, "recording the ledger entry; nothing was changed")
+            failed = self._aws_failure(
+                error, arn, "recording the ledger entry; nothing was changed"
+            )
             return _with(failed, changes=found.changes)
         done: list[Change] = []
         for change in found.changes:
@@ -134,25 +136,42 @@ class Runner:
             except (ClientError, BotoCoreError) as error:
                 failed = self._aws_failure(error, arn, f"applying '{change.summary}'")
                 applied = f"{len(done)} of {len(found.changes)} change(s) applied before it"
-                return _with(failed, changes=tuple(done), reason=f"{failed.reason}; {applied}",
-                             outcome_id=outcome_id)
+                return _with(
+                    failed,
+                    changes=tuple(done),
+                    reason=f"{failed.reason}; {applied}",
+                    outcome_id=outcome_id,
+                )
             undo = self.remediator.undo_after(change, response)
-            done.append(Change(change.summary, change.resource, change.before, change.after,
-                               change.call, undo))
+            done.append(
+                Change(
+                    change.summary, change.resource, change.before, change.after, change.call, undo
+                )
+            )
         try:
             left = self.remediator.evaluate(target, self.aws).changes
         except (ClientError, BotoCoreError) as error:
             failed = self._aws_failure(error, arn, "verifying the change")
-            if failed.status is Status.SKIPPED:  # we deleted it: nothing left to grant anything
-                return _with(Outcome(Status.REMEDIATED, name, arn, "verified: policy removed"),
-                             changes=tuple(done), outcome_id=outcome_id)
+            removed = any(c.call.operation.startswith(("delete_", "detach_")) for c in done)
+            if failed.status is Status.SKIPPED and removed:  # we removed it: it grants nothing
+                return _with(
+                    Outcome(Status.REMEDIATED, name, arn, "verified: policy removed"),
+                    changes=tuple(done),
+                    outcome_id=outcome_id,
+                )
             return _with(failed, changes=tuple(done), outcome_id=outcome_id)
         if left:
             still = "; ".join(c.summary for c in left)
-            return _with(Outcome(Status.FAILED, name, arn, f"still non-compliant: {still}"),
-                         changes=tuple(done), outcome_id=outcome_id)
-        return _with(Outcome(Status.REMEDIATED, name, arn, "verified"), changes=tuple(done),
-                     outcome_id=outcome_id)
+            return _with(
+                Outcome(Status.FAILED, name, arn, f"still non-compliant: {still}"),
+                changes=tuple(done),
+                outcome_id=outcome_id,
+            )
+        return _with(
+            Outcome(Status.REMEDIATED, name, arn, "verified"),
+            changes=tuple(done),
+            outcome_id=outcome_id,
+        )
 
     def _aws_failure(self, error: Exception, resource: str, doing: str) -> Outcome:
         name = self.remediator.name
@@ -163,8 +182,13 @@ class Runner:
         else:
             code, message = type(error).__name__, str(error)
         if code in self.remediator.gone_errors:
-            return Outcome(Status.SKIPPED, name, resource,
-                           f"resource no longer exists ({code}) while {doing}", error_code=code)
+            return Outcome(
+                Status.SKIPPED,
+                name,
+                resource,
+                f"resource no longer exists ({code}) while {doing}",
+                error_code=code,
+            )
         transient = code in TRANSIENT_ERRORS or isinstance(error, BotoCoreError)
         reason = f"{code} while {doing}: {message}" + (" (will retry)" if transient else "")
         return Outcome(Status.FAILED, name, resource, reason, error_code=code, transient=transient)
@@ -218,7 +242,10 @@ class Runner:
             "time": self.now().isoformat(timespec="seconds"),
         }
         if outcome.changes and status in ("REMEDIATED", "FAILED", "APPLYING"):
-            report["undo"] = f"python -m core.undo {outcome_id}"
+            report["undo"] = (
+                f"python -m core.undo {outcome_id} --table {self.settings.ledger_table}"
+                " (in remediators/, with administrator credentials)"
+            )
         return report
 
     def _new_id(self) -> str:
@@ -240,6 +267,11 @@ def _severity(status: str, remediator_severity: str) -> str:
 def summarise(outcomes: list[Outcome]) -> list[Mapping[str, Any]]:
     """What the handler returns (visible in `sam local invoke`)."""
     return [
-        {"status": o.status.value, "resource": o.resource_arn, "reason": o.reason}
+        {
+            "status": o.status.value,
+            "resource": o.resource_arn,
+            "reason": o.reason,
+            "outcome_id": o.outcome_id,
+        }
         for o in outcomes
     ]

@@ -1,4 +1,4 @@
-"""Undo one outcome from its ledger entry: `python -m core.undo <outcome_id>` (run from remediators/).
+"""Undo one outcome from its ledger entry: `python -m core.undo <outcome_id>` (in remediators/).
 
 Replays each change's inverse calls, last change first, with the caller's own credentials (an
 administrator's: our functions are not allowed to re-grant what they removed). The entry is then
@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, LookupError, RuntimeError) as error:
         log.error("cannot undo: %s", error)
         return 1
-    log.info(json.dumps({"outcome_id": args.outcome_id, "calls": len(calls), "dry_run": args.dry_run}))
+    log.info(
+        json.dumps({"outcome_id": args.outcome_id, "calls": len(calls), "dry_run": args.dry_run})
+    )
     return 0
 
 

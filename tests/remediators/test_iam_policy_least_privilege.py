@@ -1,4 +1,4 @@
-"""The IAM remediator against a moto account: each trigger, each mode, live state before and after."""
+"""The IAM remediator in a moto account: each trigger, each mode, live state before and after."""
 
 from __future__ import annotations
 
@@ -35,8 +35,9 @@ def _policy_stripped(aws: Any) -> None:
 CASES: dict[str, tuple[set[str], Callable[[Any], None]]] = {
     "PutRolePolicy": (
         {"role/app-deploy-role/inline/deploy-wildcard"},
-        lambda aws: _eq(state.inline(aws, "role", "app-deploy-role", "deploy-wildcard"),
-                        DEPLOY_AFTER),
+        lambda aws: _eq(
+            state.inline(aws, "role", "app-deploy-role", "deploy-wildcard"), DEPLOY_AFTER
+        ),
     ),
     "PutUserPolicy": (
         {"user/ci-bot/inline/ci-wildcard"},  # iam:* only: nothing left, the policy is deleted
@@ -46,8 +47,10 @@ CASES: dict[str, tuple[set[str], Callable[[Any], None]]] = {
         {"group/developers/inline/dev-wildcard"},  # NotAction Allow goes whole
         lambda aws: _eq(state.inline(aws, "group", "developers", "dev-wildcard"), None),
     ),
-    "CreatePolicy": ({"policy/app-wildcard-policy/default", "policy/app-wildcard-policy/versions"},
-                     _policy_stripped),
+    "CreatePolicy": (
+        {"policy/app-wildcard-policy/default", "policy/app-wildcard-policy/versions"},
+        _policy_stripped,
+    ),
     "CreatePolicyVersion": (
         {"policy/app-wildcard-policy/default", "policy/app-wildcard-policy/versions"},
         _policy_stripped,
@@ -135,7 +138,9 @@ def test_enforce_mode_fixes_exactly_what_it_should_and_can_be_undone(aws, stack,
     check(aws)
     [note] = inbox(aws, stack)
     assert note["attributes"]["status"] == "REMEDIATED"
-    assert note["body"]["undo"] == f"python -m core.undo {outcome.outcome_id}"
+    assert note["body"]["undo"].startswith(
+        f"python -m core.undo {outcome.outcome_id} --table {stack.table}"
+    )
 
     # Quiet when all is well: the same event again finds the resource compliant; where the fix
     # deleted the inline policy, it finds it gone and says so.
@@ -211,8 +216,10 @@ def test_notification_says_what_happened_to_whom_by_whom(aws, stack, run):
 def test_managed_policy_at_the_five_version_limit_drops_the_oldest_non_default(aws, stack, run):
     event = prepare(aws, "CreatePolicy")
     iam = aws("iam")
-    narrow = {"Version": "2012-10-17",
-              "Statement": [{"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}]}
+    narrow = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}],
+    }
     for _ in range(3):
         iam.create_policy_version(PolicyArn=state.POLICY_ARN, PolicyDocument=json.dumps(narrow))
     wildcard = state.default_document(aws)  # v1 stays default
@@ -238,8 +245,10 @@ def test_managed_policy_at_the_five_version_limit_drops_the_oldest_non_default(a
 
 def test_managed_policy_with_nothing_left_is_detached_not_emptied(aws, stack, run):
     iam = aws("iam")
-    everything = {"Version": "2012-10-17",
-                  "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    everything = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }
     arn = iam.create_policy(PolicyName="all-in", PolicyDocument=json.dumps(everything))[
         "Policy"]["Arn"]  # fmt: skip
     iam.attach_role_policy(RoleName="app-deploy-role", PolicyArn=arn)
@@ -260,9 +269,17 @@ def test_managed_policy_with_nothing_left_is_detached_not_emptied(aws, stack, ru
 
 def test_wildcard_level_any_also_strips_partial_wildcards(aws, stack, run, monkeypatch):
     iam = aws("iam")
-    partial = {"Version": "2012-10-17",
-               "Statement": [{"Sid": "Read", "Effect": "Allow",
-                              "Action": ["s3:Get*", "s3:ListBucket"], "Resource": "*"}]}
+    partial = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Read",
+                "Effect": "Allow",
+                "Action": ["s3:Get*", "s3:ListBucket"],
+                "Resource": "*",
+            }
+        ],
+    }
     event = load_event("PutRolePolicy")
     event["detail"]["requestParameters"]["policyDocument"] = json.dumps(partial)
     iam.put_role_policy(RoleName="app-deploy-role", PolicyName="deploy-wildcard",
@@ -299,8 +316,12 @@ def test_open_trust_keeps_the_principals_it_already_trusted(aws, stack, run):
 @pytest.mark.parametrize("mode", ["report", "enforce"])
 def test_exempt_by_tag_changes_nothing(aws, stack, run, mode):
     event = prepare(aws, "PutRolePolicy")
-    aws("iam").tag_role(RoleName="app-deploy-role", Tags=[
-        {"Key": "autoremediate:exempt", "Value": "vendor integration INC-42 until=2026-12-31"}])
+    aws("iam").tag_role(
+        RoleName="app-deploy-role",
+        Tags=[
+            {"Key": "autoremediate:exempt", "Value": "vendor integration INC-42 until=2026-12-31"}
+        ],
+    )
     before = state.snapshot(aws)
 
     [outcome] = run(event, mode)
@@ -314,8 +335,10 @@ def test_exempt_by_tag_changes_nothing(aws, stack, run, mode):
 
 def test_expired_exemption_tag_is_not_honoured(aws, stack, run):
     event = prepare(aws, "PutRolePolicy")
-    aws("iam").tag_role(RoleName="app-deploy-role", Tags=[
-        {"Key": "autoremediate:exempt", "Value": "migration until=2026-01-31"}])
+    aws("iam").tag_role(
+        RoleName="app-deploy-role",
+        Tags=[{"Key": "autoremediate:exempt", "Value": "migration until=2026-01-31"}],
+    )
 
     [outcome] = run(event, "enforce")
 
@@ -415,6 +438,7 @@ class FailingAws:
         class Proxy:
             def __getattr__(self, name: str) -> Any:
                 if name == failing.operation:
+
                     def fail(**_: Any) -> Any:
                         from botocore.exceptions import ClientError
 
@@ -476,7 +500,8 @@ def test_handler_runs_what_lambda_runs(aws, stack, monkeypatch):
 
     assert result == [{"status": "REMEDIATED",
                        "resource": "arn:aws:iam::123456789012:role/app-deploy-role",
-                       "reason": "verified"}]  # fmt: skip
+                       "reason": "verified", "outcome_id": result[0]["outcome_id"]}]  # fmt: skip
+    assert Ledger(aws, stack.table).get(result[0]["outcome_id"])["status"] == "REMEDIATED"
     assert state.inline(aws, "role", "app-deploy-role", "deploy-wildcard") == DEPLOY_AFTER
 
 
