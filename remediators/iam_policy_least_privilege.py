@@ -51,10 +51,16 @@ class Principal:
     attached: str = ""
     trust_only: bool = False
 
+    def __str__(self) -> str:
+        return f"arn:aws:iam::{self.account}:{self.kind}/{self.name}"
+
 
 @dataclass(frozen=True)
 class ManagedPolicy:
     arn: str
+
+    def __str__(self) -> str:
+        return self.arn
 
 
 class IamPolicyLeastPrivilege(Remediator[Principal | ManagedPolicy]):

@@ -17,6 +17,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 ACCOUNT = "123456789012"
+# The IAM function's role as CloudFormation would name it (events/...-own-action.json acts as it).
+OWN_ROLE_ARN = "arn:aws:iam::123456789012:role/autoremediate/autoremediate-IamPolicyLeastPrivilegeRole-1A2B3C4D5E6F"
 REGION = "us-east-1"
 CODEBUILD_TRUST = {
     "Version": "2012-10-17",
@@ -75,7 +77,7 @@ class Stack:
             "LEDGER_TABLE": self.table,
             "TOPIC_ARN": self.topic_arn,
             "EXEMPT_PRINCIPALS": "",
-            "OWN_ROLE_PATH": "/autoremediate/",
+            "OWN_ROLE_ARNS": OWN_ROLE_ARN,
             "WILDCARD_LEVEL": "service",
         }
 

@@ -34,8 +34,8 @@ class Actor:
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Actor:
-        identity = record.get("userIdentity") or {}
-        issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
+        identity = _mapping(record.get("userIdentity"))
+        issuer = _mapping(_mapping(identity.get("sessionContext")).get("sessionIssuer"))
         return cls(
             arn=str(identity.get("arn") or identity.get("invokedBy") or ""),
             type=str(identity.get("type") or ""),
@@ -101,6 +101,7 @@ def parse(event: Any) -> Trigger:
     try:
         detail_type, detail = envelope.detail_type, envelope.detail
         event_id, account, region = envelope.get_id, envelope.account, envelope.region
+        time = envelope.time
     except KeyError as missing:
         raise EventError(f"EventBridge envelope lacks {missing}") from None
     if not isinstance(detail, Mapping):
@@ -110,7 +111,7 @@ def parse(event: Any) -> Trigger:
             kind="cloudtrail",
             event_id=str(detail.get("eventID") or event_id),
             event_name=_required(detail, "eventName"),
-            event_time=str(detail.get("eventTime") or envelope.time),
+            event_time=str(detail.get("eventTime") or time),
             account=str(detail.get("recipientAccountId") or account),
             region=str(detail.get("awsRegion") or region),
             detail=detail,
@@ -125,12 +126,17 @@ def parse(event: Any) -> Trigger:
             kind="config",
             event_id=str(event_id),
             event_name=str(item.get("configurationItemStatus") or detail.get("messageType") or ""),
-            event_time=str(item.get("configurationItemCaptureTime") or envelope.time),
+            event_time=str(item.get("configurationItemCaptureTime") or time),
             account=str(item.get("awsAccountId") or account),
             region=str(region),
             detail=detail,
         )
     raise EventError(f"unsupported detail-type {detail_type!r}")
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """Real records carry odd values (null, strings) where objects are expected."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def _required(detail: Mapping[str, Any], key: str) -> str:

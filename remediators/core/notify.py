@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-_SUBJECT_LIMIT = 100  # SNS rejects longer subjects
+_SUBJECT_LIMIT = 99  # SNS wants subjects of fewer than 100 characters
 
 
 class Notifier:

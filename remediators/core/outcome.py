@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from botocore import xform_name
 
 
 class Status(StrEnum):
@@ -56,11 +57,13 @@ class Call:
             else:
                 text = value if isinstance(value, str) else json.dumps(value)
                 args.append(f"--{_kebab(key)} {shlex.quote(text)}")
-        return " ".join(["aws", self.service, self.operation.replace("_", "-"), *args])
+        command = "s3api" if self.service == "s3" else self.service
+        return " ".join(["aws", command, self.operation.replace("_", "-"), *args])
 
 
 def _kebab(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+    """SSESpecification -> sse-specification, as the AWS CLI names its options."""
+    return xform_name(name, "-")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from core.event import EventError, Trigger, parse
 from core.exemptions import builtin_exemption, principal_exemption, tag_exemption
@@ -35,8 +36,17 @@ TRANSIENT_ERRORS = frozenset(
         "ConcurrentModification",
         "ConcurrentModificationException",
         "ProvisionedThroughputExceededException",
+        "SlowDown",
+        "ThrottledException",
+        "RequestThrottledException",
+        "RequestThrottled",
+        "EC2ThrottledException",
+        "PriorRequestNotComplete",
+        "RequestTimeoutException",
     }
 )
+# Network trouble is worth a retry; a BotoCoreError such as ParamValidationError is not.
+_NETWORK_ERRORS = (BotoConnectionError, HTTPClientError)
 _CONFIG_DELETED = ("ResourceDeleted", "ResourceDeletedNotRecorded")
 
 
@@ -72,7 +82,7 @@ class Runner:
             targets = self.remediator.targets(trigger)
         except EventError as error:
             return [self._finish(trigger, self._skip(f"malformed event: {error}"))]
-        outcomes = [self._finish(trigger, self._handle(target)) for target in targets]
+        outcomes = [self._finish(trigger, self._handle(trigger, target)) for target in targets]
         transient = [o for o in outcomes if o.transient]
         if transient:
             raise TransientError(
@@ -84,14 +94,13 @@ class Runner:
         """Events that changed nothing, or that echo our own fix: logged, never notified."""
         if trigger.error_code:
             return f"the call failed ({trigger.error_code}) and changed nothing"
-        own = f":role{self.settings.own_role_path}"
-        if trigger.actor and own in trigger.actor.session_issuer_arn:
+        if trigger.actor and trigger.actor.session_issuer_arn in self.settings.own_role_arns:
             return "the change was made by autoremediate itself (loop guard)"
         if trigger.item.get("configurationItemStatus") in _CONFIG_DELETED:
             return "AWS Config reports the resource deleted"
         return ""
 
-    def _handle(self, target: Any) -> Outcome:
+    def _handle(self, trigger: Trigger, target: Any) -> Outcome:
         name = self.remediator.name
         try:
             found = self.remediator.evaluate(target, self.aws)
@@ -104,7 +113,7 @@ class Runner:
             return Outcome(Status.EXEMPT, name, found.arn, exemption, found.changes)
         if self.settings.mode is Mode.REPORT:
             return Outcome(Status.WOULD_REMEDIATE, name, found.arn, "report mode", found.changes)
-        return self._enforce(target, found)
+        return self._enforce(trigger, target, found)
 
     def _exemption(self, found: Evaluation) -> str:
         reason = builtin_exemption(found.arn) or principal_exemption(
@@ -117,79 +126,61 @@ class Runner:
             logger.warning("exemption tag not honoured", extra={"arn": found.arn, "note": note})
         return reason
 
-    def _enforce(self, target: Any, found: Evaluation) -> Outcome:
+    def _enforce(self, trigger: Trigger, target: Any, found: Evaluation) -> Outcome:
         """Ledger first, then each change, then re-evaluate: REMEDIATED only when verified."""
         name, arn = self.remediator.name, found.arn
         outcome_id = self._new_id()
         pending = Outcome(Status.FAILED, name, arn, "applying", found.changes)
         try:
-            self.ledger.record(self._report(outcome_id, None, pending, status="APPLYING"))
+            self.ledger.record(self._report(outcome_id, trigger, pending, status="APPLYING"))
         except (ClientError, BotoCoreError) as error:
-            failed = self._aws_failure(
-                error, arn, "recording the ledger entry; nothing was changed"
-            )
-            return _with(failed, changes=found.changes)
+            doing = "recording the ledger entry; nothing was changed"
+            return self._aws_failure(error, arn, doing, resource_error=False)
         done: list[Change] = []
+
+        def failed(outcome: Outcome, note: str = "") -> Outcome:
+            """Once anything was applied, a failure stays FAILED and keeps its undo."""
+            status = Status.FAILED if done else outcome.status
+            reason = f"{outcome.reason}; {note}" if note else outcome.reason
+            return replace(outcome, status=status, reason=reason, changes=tuple(done),
+                           outcome_id=outcome_id)  # fmt: skip
+
         for change in found.changes:
             try:
                 response = self.remediator.apply(change, self.aws)
             except (ClientError, BotoCoreError) as error:
-                failed = self._aws_failure(error, arn, f"applying '{change.summary}'")
-                applied = f"{len(done)} of {len(found.changes)} change(s) applied before it"
-                return _with(
-                    failed,
-                    changes=tuple(done),
-                    reason=f"{failed.reason}; {applied}",
-                    outcome_id=outcome_id,
-                )
+                failure = self._aws_failure(error, arn, f"applying '{change.summary}'")
+                return failed(failure, f"{len(done)} of {len(found.changes)} change(s) applied")
             undo = self.remediator.undo_after(change, response)
-            done.append(
-                Change(
-                    change.summary, change.resource, change.before, change.after, change.call, undo
-                )
-            )
+            done.append(replace(change, undo=undo))
         try:
             left = self.remediator.evaluate(target, self.aws).changes
         except (ClientError, BotoCoreError) as error:
-            failed = self._aws_failure(error, arn, "verifying the change")
+            failure = self._aws_failure(error, arn, "verifying the change")
             removed = any(c.call.operation.startswith(("delete_", "detach_")) for c in done)
-            if failed.status is Status.SKIPPED and removed:  # we removed it: it grants nothing
-                return _with(
-                    Outcome(Status.REMEDIATED, name, arn, "verified: policy removed"),
-                    changes=tuple(done),
-                    outcome_id=outcome_id,
-                )
-            return _with(failed, changes=tuple(done), outcome_id=outcome_id)
+            if failure.status is Status.SKIPPED and removed:  # we removed it: it grants nothing
+                failure = replace(failure, status=Status.REMEDIATED, reason="verified: removed")
+                return replace(failure, changes=tuple(done), outcome_id=outcome_id)
+            return failed(failure)
         if left:
             still = "; ".join(c.summary for c in left)
-            return _with(
-                Outcome(Status.FAILED, name, arn, f"still non-compliant: {still}"),
-                changes=tuple(done),
-                outcome_id=outcome_id,
-            )
-        return _with(
-            Outcome(Status.REMEDIATED, name, arn, "verified"),
-            changes=tuple(done),
-            outcome_id=outcome_id,
-        )
+            return failed(Outcome(Status.FAILED, name, arn, f"still non-compliant: {still}"))
+        return Outcome(Status.REMEDIATED, name, arn, "verified", tuple(done), outcome_id=outcome_id)
 
-    def _aws_failure(self, error: Exception, resource: str, doing: str) -> Outcome:
+    def _aws_failure(
+        self, error: Exception, resource: str, doing: str, resource_error: bool = True
+    ) -> Outcome:
+        """FAILED with the AWS error, or SKIPPED when the resource is gone (not for our ledger)."""
         name = self.remediator.name
-        code = ""
         if isinstance(error, ClientError):
             code = str(error.response.get("Error", {}).get("Code", ""))
             message = str(error.response.get("Error", {}).get("Message", ""))
         else:
             code, message = type(error).__name__, str(error)
-        if code in self.remediator.gone_errors:
-            return Outcome(
-                Status.SKIPPED,
-                name,
-                resource,
-                f"resource no longer exists ({code}) while {doing}",
-                error_code=code,
-            )
-        transient = code in TRANSIENT_ERRORS or isinstance(error, BotoCoreError)
+        if resource_error and code in self.remediator.gone_errors:
+            reason = f"resource no longer exists ({code}) while {doing}"
+            return Outcome(Status.SKIPPED, name, resource, reason, error_code=code)
+        transient = code in TRANSIENT_ERRORS or isinstance(error, _NETWORK_ERRORS)
         reason = f"{code} while {doing}: {message}" + (" (will retry)" if transient else "")
         return Outcome(Status.FAILED, name, resource, reason, error_code=code, transient=transient)
 
@@ -218,7 +209,7 @@ class Runner:
         except (ClientError, BotoCoreError):
             logger.exception("notification failed", extra={"outcome_id": outcome_id})
             count_outcome(self.remediator.name, "NOTIFICATION_FAILED", self.settings.mode)
-        return _with(outcome, outcome_id=outcome_id)
+        return replace(outcome, outcome_id=outcome_id)
 
     def _report(
         self, outcome_id: str, trigger: Trigger | None, outcome: Outcome, status: str = ""
@@ -250,10 +241,6 @@ class Runner:
 
     def _new_id(self) -> str:
         return f"{self.now().strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:12]}"
-
-
-def _with(outcome: Outcome, **fields: Any) -> Outcome:
-    return replace(outcome, **fields)
 
 
 def _severity(status: str, remediator_severity: str) -> str:

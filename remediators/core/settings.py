@@ -19,27 +19,23 @@ class Settings:
     ledger_table: str
     topic_arn: str
     exempt_principals: tuple[str, ...]
-    own_role_path: str
+    own_role_arns: tuple[str, ...]
+    """The roles of our own functions: the loop guard skips the events of their calls."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        raw_mode = env.get("MODE", Mode.REPORT.value).strip().lower()
+        raw_mode = env.get("MODE", "").strip().lower() or Mode.REPORT.value
         try:
             mode = Mode(raw_mode)
         except ValueError:
             raise SettingsError(f"MODE must be 'report' or 'enforce', not {raw_mode!r}") from None
-        own_path = env.get("OWN_ROLE_PATH", "/autoremediate/")
-        if not (own_path.startswith("/") and own_path.endswith("/") and len(own_path) > 1):
-            raise SettingsError(f"OWN_ROLE_PATH must look like '/autoremediate/', not {own_path!r}")
         return cls(
             mode=mode,
             ledger_table=_required(env, "LEDGER_TABLE"),
             topic_arn=_required(env, "TOPIC_ARN"),
-            exempt_principals=tuple(
-                p.strip() for p in env.get("EXEMPT_PRINCIPALS", "").split(",") if p.strip()
-            ),
-            own_role_path=own_path,
+            exempt_principals=_list(env.get("EXEMPT_PRINCIPALS", "")),
+            own_role_arns=_list(env.get("OWN_ROLE_ARNS", "")),
         )
 
 
@@ -48,3 +44,8 @@ def _required(env: Mapping[str, str], key: str) -> str:
     if not value:
         raise SettingsError(f"environment variable {key} is not set")
     return value
+
+
+def _list(value: str) -> tuple[str, ...]:
+    """A comma-separated list, as CloudFormation joins a CommaDelimitedList."""
+    return tuple(item.strip() for item in value.split(",") if item.strip())

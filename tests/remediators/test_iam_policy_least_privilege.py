@@ -349,7 +349,8 @@ def test_exempt_principal_pattern(aws, stack, run):
     event = prepare(aws, "AttachRolePolicy")
     before = state.snapshot(aws)
 
-    [outcome] = run(event, "enforce", exempt="arn:aws:iam::*:role/breakglass-*,*:role/app-deploy-*")
+    patterns = "arn:aws:iam::*:role/breakglass-*,arn:aws:iam::*:role/app-deploy-*"
+    [outcome] = run(event, "enforce", exempt=patterns)
 
     assert outcome.status is Status.EXEMPT
     assert "app-deploy-*" in outcome.reason
