@@ -151,8 +151,9 @@ def _isolated_environment() -> Iterator[None]:
 
 def _run(problems: list[str]) -> list[ModeRun]:
     # Both import boto3: only now that the environment is faked.
-    from core.clients import Clients
     from moto import mock_aws
+
+    from core.clients import Clients
 
     template = load_template()
     remediators = functions(template)
