@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 ACCOUNT = "123456789012"
 # The IAM function's role as CloudFormation would name it (events/...-own-action.json acts as it).
-OWN_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/autoremediate/autoremediate-IamPolicyLeastPrivilegeRole-1A2B3C4D5E6F"
+OWN_ROLE = "autoremediate-IamPolicyLeastPrivilegeRole-1A2B3C4D5E6F"
+OWN_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/autoremediate/{OWN_ROLE}"
 REGION = "us-east-1"
 CODEBUILD_TRUST = {
     "Version": "2012-10-17",
