@@ -57,4 +57,4 @@ $(CHECKOV): requirements/checkov.txt | $(UV)
 	touch $@
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .aws-sam build .pytest_cache .mypy_cache .ruff_cache .hypothesis
