@@ -144,7 +144,7 @@ class IamPolicyLeastPrivilege(Remediator[Principal | ManagedPolicy]):
 
     def undo_after(self, change: Change, response: Mapping[str, Any]) -> tuple[Call, ...]:
         """A new default version is undone by restoring the old default and deleting ours."""
-        if change.call.operation != "create_policy_version":
+        if change.call is None or change.call.operation != "create_policy_version":
             return change.undo
         version = response["PolicyVersion"]["VersionId"]
         arn = change.call.params["PolicyArn"]

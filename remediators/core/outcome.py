@@ -35,10 +35,15 @@ class Call:
     service: str
     operation: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    iam_action: str = ""
+    """Only where IAM names the permission differently from the API operation
+    (s3 put_bucket_encryption needs s3:PutEncryptionConfiguration)."""
 
     @property
     def action(self) -> str:
         """The IAM action this call needs, e.g. ``iam:PutRolePolicy``."""
+        if self.iam_action:
+            return self.iam_action
         return f"{self.service}:{''.join(p.title() for p in self.operation.split('_'))}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,7 +79,9 @@ class Change:
     resource: str
     before: Any
     after: Any
-    call: Call
+    call: Call | None
+    """None when we cannot make this change (e.g. encrypting an RDS instance in place): the
+    outcome then stays WOULD_REMEDIATE in every mode, and `summary` says the manual steps."""
     undo: tuple[Call, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,7 +90,8 @@ class Change:
             "resource": self.resource,
             "before": self.before,
             "after": self.after,
-            "call": self.call.to_dict(),
+            "call": self.call.to_dict() if self.call else None,
+            "manual": self.call is None,
             "undo": [c.to_dict() for c in self.undo],
             "undo_cli": [c.cli() for c in self.undo],
         }

@@ -50,6 +50,8 @@ class Remediator(ABC, Generic[T]):
     def apply(self, change: Change, aws: Aws) -> dict[str, Any]:
         """Make one planned change; the response lets `undo_after` refine the inverse."""
         call = change.call
+        if call is None:
+            raise ValueError(f"'{change.summary}' cannot be applied: it needs manual steps")
         response: dict[str, Any] = getattr(aws(call.service), call.operation)(**call.params)
         return response
 

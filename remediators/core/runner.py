@@ -113,6 +113,9 @@ class Runner:
             return Outcome(Status.EXEMPT, name, found.arn, exemption, found.changes)
         if self.settings.mode is Mode.REPORT:
             return Outcome(Status.WOULD_REMEDIATE, name, found.arn, "report mode", found.changes)
+        if any(change.call is None for change in found.changes):
+            reason = "cannot be fixed in place: manual steps needed"
+            return Outcome(Status.WOULD_REMEDIATE, name, found.arn, reason, found.changes)
         return self._enforce(trigger, target, found)
 
     def _exemption(self, found: Evaluation) -> str:
@@ -157,7 +160,9 @@ class Runner:
             left = self.remediator.evaluate(target, self.aws).changes
         except (ClientError, BotoCoreError) as error:
             failure = self._aws_failure(error, arn, "verifying the change")
-            removed = any(c.call.operation.startswith(("delete_", "detach_")) for c in done)
+            removed = any(
+                c.call and c.call.operation.startswith(("delete_", "detach_")) for c in done
+            )
             if failure.status is Status.SKIPPED and removed:  # we removed it: it grants nothing
                 failure = replace(failure, status=Status.REMEDIATED, reason="verified: removed")
                 return replace(failure, changes=tuple(done), outcome_id=outcome_id)

@@ -16,11 +16,18 @@ Run = Callable[..., list[Outcome]]
 
 @pytest.fixture
 def run(aws: Any, stack: Any, fixed_now: datetime) -> Run:
-    """run(event, mode="report", exempt="") -> outcomes, through the real runner."""
+    """run(event, mode="report", exempt="", aws_=None, remediator=IAM) -> outcomes, through the
+    real runner, with the stack's settings."""
 
-    def _run(event: dict[str, Any], mode: str = "report", exempt: str = "", aws_=None):
+    def _run(
+        event: dict[str, Any],
+        mode: str = "report",
+        exempt: str = "",
+        aws_: Any = None,
+        remediator: Any = REMEDIATOR,
+    ) -> list[Outcome]:
         env = {**stack.env(mode), "EXEMPT_PRINCIPALS": exempt}
-        runner = Runner(REMEDIATOR, Settings.from_env(env), aws_ or aws, now=lambda: fixed_now)
+        runner = Runner(remediator, Settings.from_env(env), aws_ or aws, now=lambda: fixed_now)
         return runner.run(event)
 
     return _run
