@@ -13,6 +13,7 @@ from core.outcome import Status
 from core.undo import undo
 from iam_grants import DENY_ALL_TRUST
 from tests.remediators import iam_state as state
+from tests.remediators.faults import FailingAws
 from tools.scenario import inbox, load_event, prepare
 
 DEPLOY_AFTER = {
@@ -422,34 +423,6 @@ def test_malformed_events_change_nothing_and_say_why(aws, stack, run, broken):
     assert state.snapshot(aws) == before
     [note] = inbox(aws, stack)
     assert note["attributes"]["severity"] == "LOW"
-
-
-class FailingAws:
-    """Clients whose `operation` raises an AWS error, as IAM would (moto does not enforce IAM)."""
-
-    def __init__(self, aws: Any, operation: str, code: str):
-        self.aws, self.operation, self.code = aws, operation, code
-
-    def __call__(self, service: str) -> Any:
-        client = self.aws(service)
-        if service != "iam":
-            return client
-        failing = self
-
-        class Proxy:
-            def __getattr__(self, name: str) -> Any:
-                if name == failing.operation:
-
-                    def fail(**_: Any) -> Any:
-                        from botocore.exceptions import ClientError
-
-                        raise ClientError({"Error": {"Code": failing.code, "Message": "nope"}},
-                                          name)  # fmt: skip
-
-                    return fail
-                return getattr(client, name)
-
-        return Proxy()
 
 
 def test_access_denied_fails_loudly_and_changes_nothing(aws, stack, run):
