@@ -164,7 +164,9 @@ class Runner:
                 c.call and c.call.operation.startswith(("delete_", "detach_")) for c in done
             )
             if failure.status is Status.SKIPPED and removed:  # we removed it: it grants nothing
-                failure = replace(failure, status=Status.REMEDIATED, reason="verified: removed")
+                failure = replace(
+                    failure, status=Status.REMEDIATED, reason="verified: removed", error_code=""
+                )
                 return replace(failure, changes=tuple(done), outcome_id=outcome_id)
             return failed(failure)
         if left:
