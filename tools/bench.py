@@ -86,20 +86,25 @@ class Minimum(NamedTuple):
     status: str = "REMEDIATED"
 
 
-_MANAGED = "GetPolicy + GetPolicyVersion + CreatePolicyVersion (a new default version)"
-_AWS_MANAGED = "GetPolicy + GetPolicyVersion of the AWS-managed policy + Detach"
+# ListPolicyVersions is part of the minimum: without the version count a correct write cannot
+# honour IAM's 5-version limit. ListAttached* is: report mode must not report (and verification
+# must not accept) an attachment that no longer exists.
+_MANAGED = (
+    "GetPolicy + GetPolicyVersion + ListPolicyVersions (5-version limit) + CreatePolicyVersion"
+)
+_AWS_MANAGED = "ListAttached* (still attached?) + GetPolicy + GetPolicyVersion + Detach"
 MINIMUM: dict[str, dict[str, Minimum]] = {
     "iam_policy_least_privilege": {
         "PutRolePolicy": Minimum(2, "GetRolePolicy + PutRolePolicy"),
         "PutUserPolicy": Minimum(2, "GetUserPolicy + DeleteUserPolicy (nothing left)"),
         "PutGroupPolicy": Minimum(2, "GetGroupPolicy + DeleteGroupPolicy (nothing left)"),
-        "AttachRolePolicy": Minimum(3, _AWS_MANAGED),
-        "AttachGroupPolicy": Minimum(3, _AWS_MANAGED),
-        "AttachUserPolicy": Minimum(3, "customer-managed: " + _MANAGED),
-        "CreatePolicy": Minimum(3, _MANAGED),
-        "CreatePolicyVersion": Minimum(3, _MANAGED),
-        "SetDefaultPolicyVersion": Minimum(3, _MANAGED),
-        "Config-Policy": Minimum(3, _MANAGED),
+        "AttachRolePolicy": Minimum(4, _AWS_MANAGED),
+        "AttachGroupPolicy": Minimum(4, _AWS_MANAGED),
+        "AttachUserPolicy": Minimum(4, "customer-managed: " + _MANAGED),
+        "CreatePolicy": Minimum(4, _MANAGED),
+        "CreatePolicyVersion": Minimum(4, _MANAGED),
+        "SetDefaultPolicyVersion": Minimum(4, _MANAGED),
+        "Config-Policy": Minimum(4, _MANAGED),
         "CreateRole": Minimum(2, "GetRole + UpdateAssumeRolePolicy"),
         "UpdateAssumeRolePolicy": Minimum(2, "GetRole + UpdateAssumeRolePolicy"),
         "Config-Role": Minimum(8, "GetRole (trust) + List/Get/PutRolePolicy + ListAttached + "
