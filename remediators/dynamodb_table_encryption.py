@@ -1,0 +1,137 @@
+"""DynamoDB encryption at rest: every table on a KMS key in the account, not the AWS-owned one.
+
+The AWS-owned default key is neither auditable in the account's CloudTrail nor revocable by the
+team, so such a table gets SSE-KMS: the baseline CMK (ENCRYPTION_KMS_KEY_ARN) or, without one,
+the AWS-managed alias/aws/dynamodb. A table on any customer-managed key stays as it is (never
+downgrade); with a baseline CMK, a table on the AWS-managed key moves to the CMK.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError, WaiterError
+
+from core.event import EventError, Trigger
+from core.exemptions import tags_to_dict
+from core.handler import lambda_handler
+from core.outcome import Call, Change
+from core.remediator import Aws, Evaluation, Remediator
+
+AWS_MANAGED_ALIAS = "alias/aws/dynamodb"
+# DynamoDB rejects UpdateTable until the table is ACTIVE (a new table is CREATING for seconds).
+# At most 6 x 5 s of the function's 60 s; past that the failure is transient and Lambda retries.
+WAIT = {"Delay": 5, "MaxAttempts": 7}
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    region: str
+    account: str
+
+    def __str__(self) -> str:
+        return f"arn:aws:dynamodb:{self.region}:{self.account}:table/{self.name}"
+
+
+class DynamodbTableEncryption(Remediator[Table]):
+    name = "dynamodb_table_encryption"
+    gone_errors = ("ResourceNotFoundException",)
+    read_actions = ("dynamodb:DescribeTable", "dynamodb:ListTagsOfResource", "kms:DescribeKey")
+    # DynamoDB creates a grant on the CMK as the caller: UpdateTable with a CMK needs CreateGrant.
+    write_actions = ("dynamodb:UpdateTable", "kms:CreateGrant")
+
+    def targets(self, trigger: Trigger) -> list[Table]:
+        if trigger.kind == "config":
+            item = trigger.item
+            if item.get("resourceType") != "AWS::DynamoDB::Table":
+                raise EventError(f"resource type {item.get('resourceType')!r} is not a table")
+            return [Table(_need(item, "resourceName"), trigger.region, trigger.account)]
+        if trigger.event_name not in ("CreateTable", "UpdateTable"):
+            raise EventError(f"{trigger.event_name} is not a trigger of {self.name}")
+        described = trigger.response.get("tableDescription")
+        name = trigger.request.get("tableName") or (
+            described.get("tableName") if isinstance(described, Mapping) else None
+        )  # the AWS docs' UpdateTable record names the table in the response only
+        return [Table(_need({"tableName": name}, "tableName"), trigger.region, trigger.account)]
+
+    def evaluate(self, target: Table, aws: Aws) -> Evaluation:
+        table = aws("dynamodb").describe_table(TableName=target.name)["Table"]
+        arn = str(table.get("TableArn") or target)
+        sse = dict(table.get("SSEDescription") or {})
+        key = str(sse.get("KMSMasterKeyArn") or "")
+        on_kms = sse.get("SSEType") == "KMS" and sse.get("Status") not in ("DISABLING", "DISABLED")
+        cmk = os.environ.get("ENCRYPTION_KMS_KEY_ARN", "").strip()
+        if on_kms and (not cmk or key == cmk or not _is_aws_managed(aws, key)):
+            return Evaluation(arn)
+        if cmk:
+            check_key_usable(aws, cmk)
+        wanted: dict[str, Any] = {"Enabled": True, "SSEType": "KMS"}
+        if cmk:
+            wanted["KMSMasterKeyId"] = cmk
+        # {"Enabled": False} returns a table to the AWS-owned key; a KMS table gets its key back.
+        previous = {**wanted, "KMSMasterKeyId": key} if on_kms else {"Enabled": False}
+        what = f"the AWS-managed key {key}" if on_kms else "the AWS-owned key"
+        summary = f"table {target.name} is encrypted with {what}: use {cmk or AWS_MANAGED_ALIAS}"
+        call = Call(
+            "dynamodb", "update_table", {"TableName": target.name, "SSESpecification": wanted}
+        )
+        undo = Call(
+            "dynamodb", "update_table", {"TableName": target.name, "SSESpecification": previous}
+        )
+        tags = aws("dynamodb").list_tags_of_resource(ResourceArn=arn).get("Tags")
+        change = Change(summary, arn, sse or None, wanted, call, (undo,))
+        return Evaluation(arn, (change,), tags_to_dict(tags))
+
+    def apply(self, change: Change, aws: Aws) -> dict[str, Any]:
+        """Wait (bounded) for ACTIVE: a table still CREATING or UPDATING rejects the update."""
+        name = change.call.params["TableName"] if change.call else ""
+        try:
+            aws("dynamodb").get_waiter("table_exists").wait(TableName=name, WaiterConfig=WAIT)
+        except WaiterError as error:
+            last: dict[str, Any] = dict(error.last_response or {})
+            if last.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                raise ClientError(last, "DescribeTable") from error  # type: ignore[arg-type]
+            status = last.get("Table", {}).get("TableStatus", "not ACTIVE")
+            waited = WAIT["Delay"] * (WAIT["MaxAttempts"] - 1)
+            message = f"table {name} is still {status} after {waited} s; Lambda will retry"
+            # RequestTimeout is one of the runner's transient codes: FAILED now, retried later.
+            raise ClientError({"Error": {"Code": "RequestTimeout", "Message": message}},
+                              "UpdateTable") from error  # fmt: skip
+        return super().apply(change, aws)
+
+
+def _is_aws_managed(aws: Aws, key_arn: str) -> bool:
+    """Whether `key_arn` is the key behind alias/aws/dynamodb (KeyManager is not needed)."""
+    try:
+        found = aws("kms").describe_key(KeyId=AWS_MANAGED_ALIAS)["KeyMetadata"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "NotFoundException":
+            return False  # never used in this region: the table's key is a customer's
+        raise
+    return key_arn in (found.get("Arn"), found.get("KeyId"))
+
+
+def check_key_usable(aws: Aws, key_arn: str) -> None:
+    """Raise before any write when the baseline key cannot encrypt (disabled, deleted, denied)."""
+    state = aws("kms").describe_key(KeyId=key_arn)["KeyMetadata"].get("KeyState")
+    if state != "Enabled":
+        raise ClientError(
+            {"Error": {"Code": "KMSKeyUnusable",
+                       "Message": f"baseline key {key_arn} is {state}: nothing was changed"}},
+            "DescribeKey",
+        )  # fmt: skip
+
+
+def _need(record: Mapping[str, Any], key: str) -> str:
+    value = record.get(key)
+    if not isinstance(value, str) or not value:
+        raise EventError(f"event lacks {key}")
+    return value
+
+
+REMEDIATOR = DynamodbTableEncryption()
+handler = lambda_handler(REMEDIATOR)

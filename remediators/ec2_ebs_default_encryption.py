@@ -1,0 +1,99 @@
+"""EBS encryption by default, a per-region account setting: turn it back on when switched off.
+
+With a baseline CMK (ENCRYPTION_KMS_KEY_ARN), a default key that is still the AWS-managed
+alias/aws/ebs also moves to the CMK; a default key the team set to another CMK stays.
+
+The setting has no ARN (the EC2 actions take Resource "*"). Outcomes name it with the
+pseudo-ARN `arn:aws:ec2:<region>:<account>:ebs-encryption-by-default`: readable in a subject,
+and matchable by an ExemptPrincipalArns pattern, but not a resource IAM or any API knows.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from core.event import EventError, Trigger
+from core.handler import lambda_handler
+from core.outcome import Call, Change
+from core.remediator import Aws, Evaluation, Remediator
+
+AWS_MANAGED_ALIAS = "alias/aws/ebs"
+
+
+@dataclass(frozen=True)
+class RegionSetting:
+    region: str
+    account: str
+
+    def __str__(self) -> str:
+        return f"arn:aws:ec2:{self.region}:{self.account}:ebs-encryption-by-default"
+
+
+class Ec2EbsDefaultEncryption(Remediator[RegionSetting]):
+    name = "ec2_ebs_default_encryption"
+    read_actions = ("ec2:GetEbsEncryptionByDefault", "ec2:GetEbsDefaultKmsKeyId", "kms:DescribeKey")
+    write_actions = ("ec2:EnableEbsEncryptionByDefault", "ec2:ModifyEbsDefaultKmsKeyId")
+
+    def targets(self, trigger: Trigger) -> list[RegionSetting]:
+        if trigger.kind != "cloudtrail" or trigger.event_name != "DisableEbsEncryptionByDefault":
+            raise EventError(
+                f"{trigger.event_name or trigger.kind} is not a trigger of {self.name}"
+            )
+        if not trigger.region or not trigger.account:
+            raise EventError("event lacks awsRegion or recipientAccountId")
+        return [RegionSetting(trigger.region, trigger.account)]
+
+    def evaluate(self, target: RegionSetting, aws: Aws) -> Evaluation:
+        ec2, arn = aws("ec2"), str(target)
+        changes = []
+        if not ec2.get_ebs_encryption_by_default()["EbsEncryptionByDefault"]:
+            changes.append(Change(
+                f"EBS encryption by default is off in {target.region}: turn it on", arn,
+                {"EbsEncryptionByDefault": False}, {"EbsEncryptionByDefault": True},
+                Call("ec2", "enable_ebs_encryption_by_default"),
+                (Call("ec2", "disable_ebs_encryption_by_default"),),
+            ))  # fmt: skip
+        cmk = os.environ.get("ENCRYPTION_KMS_KEY_ARN", "").strip()
+        if cmk:
+            key = str(ec2.get_ebs_default_kms_key_id().get("KmsKeyId") or AWS_MANAGED_ALIAS)
+            if key != cmk and _is_aws_managed(aws, key):
+                changes.append(Change(
+                    f"default EBS key is the AWS-managed {key}: use {cmk}", f"{arn}/kms-key",
+                    {"KmsKeyId": key}, {"KmsKeyId": cmk},
+                    Call("ec2", "modify_ebs_default_kms_key_id", {"KmsKeyId": cmk}),
+                    (Call("ec2", "reset_ebs_default_kms_key_id"),),  # back to alias/aws/ebs
+                ))  # fmt: skip
+            if changes:
+                check_key_usable(aws, cmk)
+        return Evaluation(arn, tuple(changes))
+
+
+def _is_aws_managed(aws: Aws, key: str) -> bool:
+    """GetEbsDefaultKmsKeyId says alias/aws/ebs for the AWS-managed key, or names the key."""
+    if key == AWS_MANAGED_ALIAS or key.endswith(":" + AWS_MANAGED_ALIAS):
+        return True
+    try:
+        found = aws("kms").describe_key(KeyId=AWS_MANAGED_ALIAS)["KeyMetadata"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "NotFoundException":
+            return False
+        raise
+    return key in (found.get("Arn"), found.get("KeyId"))
+
+
+def check_key_usable(aws: Aws, key_arn: str) -> None:
+    """Raise before any write when the baseline key cannot encrypt (disabled, deleted, denied)."""
+    state = aws("kms").describe_key(KeyId=key_arn)["KeyMetadata"].get("KeyState")
+    if state != "Enabled":
+        raise ClientError(
+            {"Error": {"Code": "KMSKeyUnusable",
+                       "Message": f"baseline key {key_arn} is {state}: nothing was changed"}},
+            "DescribeKey",
+        )  # fmt: skip
+
+
+REMEDIATOR = Ec2EbsDefaultEncryption()
+handler = lambda_handler(REMEDIATOR)

@@ -1,0 +1,155 @@
+"""S3 default encryption at the account's baseline: SSE-S3, or SSE-KMS with the baseline key.
+
+The baseline is a minimum: a bucket already on SSE-KMS (any key, a team's own CMK included) or
+DSSE-KMS is compliant and untouched. Also holds the S3 facts the secure-transport remediator
+shares (which bucket an event points at, the bucket's tags).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from botocore.exceptions import ClientError
+
+from core.event import EventError, Trigger
+from core.exemptions import tags_to_dict
+from core.handler import lambda_handler
+from core.outcome import Call, Change
+from core.remediator import Aws, Evaluation, Remediator
+from core.runner import TRANSIENT_ERRORS
+from core.settings import SettingsError
+
+LEVELS = ("SSE-S3", "SSE-KMS")
+_KMS = frozenset({"aws:kms", "aws:kms:dsse"})
+_ANY = _KMS | {"AES256"}
+_PUT = "s3:PutEncryptionConfiguration"  # IAM's name for Put- and DeleteBucketEncryption
+
+
+@dataclass(frozen=True)
+class Bucket:
+    name: str
+
+    def __str__(self) -> str:
+        return f"arn:aws:s3:::{self.name}"
+
+
+def bucket_targets(trigger: Trigger, events: frozenset[str], remediator: str) -> list[Bucket]:
+    """The bucket a CloudTrail call (requestParameters.bucketName) or Config item names."""
+    if trigger.kind == "config":
+        item = trigger.item
+        if item.get("resourceType") != "AWS::S3::Bucket":
+            raise EventError(f"resource type {item.get('resourceType')!r} is not a bucket")
+        name = item.get("resourceName") or item.get("resourceId")
+    elif trigger.event_name in events:
+        name = trigger.request.get("bucketName")
+    else:
+        raise EventError(f"{trigger.event_name} is not a trigger of {remediator}")
+    if not isinstance(name, str) or not name:
+        raise EventError("event lacks the bucket name")
+    return [Bucket(name)]
+
+
+def bucket_tags(s3: Any, bucket: Bucket) -> dict[str, str]:
+    """Tags carry exemptions; a bucket without tags answers NoSuchTagSet."""
+    try:
+        return tags_to_dict(s3.get_bucket_tagging(Bucket=bucket.name)["TagSet"])
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "NoSuchTagSet":
+            return {}
+        raise
+
+
+class S3BucketEncryption(Remediator[Bucket]):
+    name = "s3_bucket_encryption"
+    gone_errors = ("NoSuchBucket",)
+    read_actions = ("s3:GetEncryptionConfiguration", "s3:GetBucketTagging", "kms:DescribeKey")
+    write_actions = (_PUT,)
+    events: ClassVar[frozenset[str]] = frozenset(
+        {"CreateBucket", "PutBucketEncryption", "DeleteBucketEncryption"}
+    )
+
+    def targets(self, trigger: Trigger) -> list[Bucket]:
+        return bucket_targets(trigger, self.events, self.name)
+
+    def evaluate(self, target: Bucket, aws: Aws) -> Evaluation:
+        level = os.environ.get("S3_ENCRYPTION_LEVEL", "SSE-S3").strip() or "SSE-S3"
+        if level not in LEVELS:
+            raise SettingsError(f"S3_ENCRYPTION_LEVEL must be one of {LEVELS}, not {level!r}")
+        key = os.environ.get("ENCRYPTION_KMS_KEY_ARN", "").strip()
+        s3 = aws("s3")
+        before = _configuration(s3, target)
+        tags = bucket_tags(s3, target)
+        algorithms = {
+            rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm")
+            for rule in (before or {}).get("Rules", [])
+        }
+        if algorithms & (_KMS if level == "SSE-KMS" else _ANY):
+            return Evaluation(str(target), (), tags)  # at or above the baseline: never downgrade
+        if level == "SSE-KMS":
+            default = {"SSEAlgorithm": "aws:kms"}  # no KMSMasterKeyID: the AWS-managed aws/s3
+            if key:
+                check_key_usable(aws, key)
+                default["KMSMasterKeyID"] = key
+            rule = {"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": True}
+            after: dict[str, Any] = {"Rules": [rule]}
+            summary = f"default encryption {_describe(before)} -> SSE-KMS ({key or 'aws/s3'})"
+        else:
+            after = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+            summary = "no default encryption -> SSE-S3 (AES256)"
+        call = _put(target, after)
+        undo = (
+            _put(target, before)
+            if before
+            else Call("s3", "delete_bucket_encryption", {"Bucket": target.name}, _PUT)
+        )
+        change = Change(summary, str(target), before, after, call, (undo,))
+        return Evaluation(str(target), (change,), tags)
+
+
+def check_key_usable(aws: Aws, key: str) -> None:
+    """Fail before any write when the baseline key is disabled, pending deletion or unreadable."""
+    try:
+        state = aws("kms").describe_key(KeyId=key)["KeyMetadata"]["KeyState"]
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in TRANSIENT_ERRORS:
+            raise
+        state = f"not usable by this function ({code})"
+    if state != "Enabled":
+        message = f"baseline KMS key {key} is {state}; nothing was changed"
+        raise ClientError({"Error": {"Code": "KMSKeyUnusable", "Message": message}}, "DescribeKey")
+
+
+def _configuration(s3: Any, bucket: Bucket) -> dict[str, Any] | None:
+    """Real AWS always answers (SSE-S3 since 2023); moto and old buckets may have none."""
+    try:
+        response = s3.get_bucket_encryption(Bucket=bucket.name)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        if code == "ServerSideEncryptionConfigurationNotFoundError":
+            return None
+        raise
+    config: dict[str, Any] = response["ServerSideEncryptionConfiguration"]
+    return config
+
+
+def _describe(config: Mapping[str, Any] | None) -> str:
+    if not config:
+        return "none"
+    rules = config.get("Rules", [])
+    names = (
+        str(r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm")) for r in rules
+    )
+    return ",".join(names) or "none"
+
+
+def _put(bucket: Bucket, config: Mapping[str, Any]) -> Call:
+    params = {"Bucket": bucket.name, "ServerSideEncryptionConfiguration": dict(config)}
+    return Call("s3", "put_bucket_encryption", params, _PUT)
+
+
+REMEDIATOR = S3BucketEncryption()
+handler = lambda_handler(REMEDIATOR)

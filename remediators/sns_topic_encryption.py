@@ -1,0 +1,102 @@
+"""Encryption at rest for SNS topics: a topic without a KMS key gets the baseline key.
+
+Any key already set (the AWS-managed one, the baseline CMK, a team's own CMK) is compliant: we
+only add encryption, never swap one key for another. Our own notification topic is encrypted
+with the stack's key, so it is compliant too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from core.event import EventError, Trigger
+from core.exemptions import tags_to_dict
+from core.handler import lambda_handler
+from core.outcome import Call, Change
+from core.remediator import Aws, Evaluation, Remediator
+from core.runner import TRANSIENT_ERRORS
+
+AWS_MANAGED_KEY = "alias/aws/sns"
+ATTRIBUTE = "KmsMasterKeyId"
+
+
+class SnsTopicEncryption(Remediator[str]):
+    """Targets are topic ARNs."""
+
+    name = "sns_topic_encryption"
+    # moto and SNS's query protocol say NotFound; botocore models it as NotFoundException.
+    gone_errors = ("NotFound", "NotFoundException")
+    read_actions = ("sns:GetTopicAttributes", "sns:ListTagsForResource", "kms:DescribeKey")
+    write_actions = ("sns:SetTopicAttributes",)
+
+    def targets(self, trigger: Trigger) -> list[str]:
+        if trigger.kind == "config":
+            item = trigger.item
+            if item.get("resourceType") != "AWS::SNS::Topic":
+                raise EventError(f"resource type {item.get('resourceType')!r} is not a topic")
+            return [str(item.get("ARN") or _need(item, "resourceId"))]
+        if trigger.event_name == "CreateTopic":
+            created = trigger.response.get("topicArn")
+            if isinstance(created, str) and created:
+                return [created]
+            name = _need(trigger.request, "name")
+            return [f"arn:aws:sns:{trigger.region}:{trigger.account}:{name}"]
+        if trigger.event_name == "SetTopicAttributes":
+            # Any attribute: whatever changed, the live topic decides (a Policy change on an
+            # unencrypted topic is still an unencrypted topic).
+            return [_need(trigger.request, "topicArn")]
+        raise EventError(f"{trigger.event_name} is not a trigger of {self.name}")
+
+    def evaluate(self, target: str, aws: Aws) -> Evaluation:
+        sns = aws("sns")
+        attributes = sns.get_topic_attributes(TopicArn=target)["Attributes"]
+        current = attributes.get(ATTRIBUTE) or ""
+        if current:
+            return Evaluation(target)
+        key = baseline_key(aws, AWS_MANAGED_KEY)
+        tags = sns.list_tags_for_resource(ResourceArn=target).get("Tags")
+        params = {"TopicArn": target, "AttributeName": ATTRIBUTE}
+        change = Change(
+            f"encrypt topic with KMS key {key} (it had none)",
+            target,
+            {ATTRIBUTE: current},
+            {ATTRIBUTE: key},
+            Call("sns", "set_topic_attributes", {**params, "AttributeValue": key}),
+            (Call("sns", "set_topic_attributes", {**params, "AttributeValue": current}),),
+        )
+        return Evaluation(target, (change,), tags_to_dict(tags))
+
+
+def baseline_key(aws: Aws, aws_managed: str) -> str:
+    """The key to write: the configured CMK once KMS says it is Enabled, else `aws_managed`.
+
+    An unusable CMK raises KMSKeyUnusable here, in `evaluate`, so nothing is half-applied."""
+    key = os.environ.get("ENCRYPTION_KMS_KEY_ARN", "").strip()
+    if not key:
+        return aws_managed
+    try:
+        state = str(aws("kms").describe_key(KeyId=key)["KeyMetadata"]["KeyState"])
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in TRANSIENT_ERRORS:
+            raise
+        state = f"{code}: {error.response.get('Error', {}).get('Message', '')}"
+    if state != "Enabled":
+        message = f"baseline key {key} cannot be used ({state}); nothing was changed"
+        raise ClientError({"Error": {"Code": "KMSKeyUnusable", "Message": message}}, "DescribeKey")
+    return key
+
+
+def _need(record: Mapping[str, Any], key: str) -> str:
+    value = record.get(key)
+    if not isinstance(value, str) or not value:
+        raise EventError(f"event lacks {key}")
+    return value
+
+
+REMEDIATOR = SnsTopicEncryption()
+handler = lambda_handler(REMEDIATOR)

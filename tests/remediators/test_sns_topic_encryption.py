@@ -1,0 +1,329 @@
+"""The SNS topic encryption remediator in a moto account: each trigger, each mode, before/after."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.ledger import Ledger
+from core.outcome import Outcome, Status
+from core.runner import Runner
+from core.settings import Settings
+from core.undo import undo
+from sns_topic_encryption import REMEDIATOR
+from tests.remediators.faults import FailingAws
+from tools.scenario import inbox, load_event, replay
+
+MODULE = "sns_topic_encryption"
+TOPIC = "arn:aws:sns:us-east-1:123456789012:billing-events"
+OWN_ROLE_ARN = (
+    "arn:aws:iam::123456789012:role/autoremediate/autoremediate-SnsTopicEncryptionRole-1A2B3C4D5E6F"
+)
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+TRIGGERS = ["CreateTopic", "SetTopicAttributes", "Config-Topic"]
+
+
+@pytest.fixture
+def run(aws: Any, stack: Any, fixed_now: datetime) -> Callable[..., list[Outcome]]:
+    """As tests/remediators/conftest.py's `run`, with this remediator and its own role."""
+
+    def _run(event: Any, mode: str = "report", exempt: str = "", aws_: Any = None) -> list[Outcome]:
+        env = {**stack.env(mode), "EXEMPT_PRINCIPALS": exempt, "OWN_ROLE_ARNS": OWN_ROLE_ARN}
+        runner = Runner(REMEDIATOR, Settings.from_env(env), aws_ or aws, now=lambda: fixed_now)
+        return runner.run(event)
+
+    return _run
+
+
+def event(name: str) -> dict[str, Any]:
+    return load_event(name, MODULE)
+
+
+def prepare(aws: Any, name: str) -> dict[str, Any]:
+    """An unencrypted topic `billing-events`, as the sample event `name` leaves it."""
+    if name == "CreateTopic":
+        replay(aws, event(name))
+    elif name.startswith("SetTopicAttributes"):  # encrypted, then someone removed the key
+        aws("sns").create_topic(
+            Name="billing-events", Attributes={"KmsMasterKeyId": "alias/aws/sns"}
+        )
+        replay(aws, event("SetTopicAttributes"))
+    else:
+        aws("sns").create_topic(Name="billing-events")
+    return event(name)
+
+
+def key_of(aws: Any, arn: str = TOPIC) -> str | None:
+    value: str | None = (
+        aws("sns").get_topic_attributes(TopicArn=arn)["Attributes"].get("KmsMasterKeyId")
+    )
+    return value
+
+
+@contextmanager
+def api_calls(aws: Any) -> Iterator[list[str]]:
+    """Every SNS and KMS call made inside the block, as IAM action names."""
+    seen: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        seen.append(f"{model.service_model.signing_name}:{model.name}")
+
+    for service in ("sns", "kms"):
+        aws(service).meta.events.register(f"before-call.{service}", record)
+    try:
+        yield seen
+    finally:
+        for service in ("sns", "kms"):
+            aws(service).meta.events.unregister(f"before-call.{service}", record)
+
+
+def writes(seen: list[str]) -> list[str]:
+    return [a for a in seen if a in REMEDIATOR.write_actions]
+
+
+def cmk(aws: Any, enabled: bool = True) -> str:
+    key = aws("kms").create_key(Description="baseline")["KeyMetadata"]
+    if not enabled:
+        aws("kms").disable_key(KeyId=key["KeyId"])
+    return str(key["Arn"])
+
+
+@pytest.mark.parametrize("name", TRIGGERS)
+def test_report_mode_reports_and_changes_nothing(aws, stack, run, name):
+    sample = prepare(aws, name)
+
+    with api_calls(aws) as seen:
+        [outcome] = run(sample, "report")
+
+    assert outcome.status is Status.WOULD_REMEDIATE, outcome.reason
+    assert outcome.resource_arn == TOPIC
+    [change] = outcome.changes
+    assert change.after == {"KmsMasterKeyId": "alias/aws/sns"}
+    assert writes(seen) == []
+    assert key_of(aws) is None
+    [note] = inbox(aws, stack)
+    assert note["attributes"]["status"] == "WOULD_REMEDIATE"
+
+
+@pytest.mark.parametrize("name", TRIGGERS)
+def test_enforce_mode_encrypts_with_the_aws_managed_key_and_can_be_undone(aws, stack, run, name):
+    sample = prepare(aws, name)
+
+    [outcome] = run(sample, "enforce")
+
+    assert outcome.status is Status.REMEDIATED, outcome.reason
+    assert key_of(aws) == "alias/aws/sns"
+    [note] = inbox(aws, stack)
+    assert note["attributes"]["status"] == "REMEDIATED"
+    [echo] = run(sample, "enforce")  # our fix echoing back finds the topic compliant
+    assert echo.status is Status.COMPLIANT and echo.quiet
+    assert inbox(aws, stack) == []
+
+    undo(outcome.outcome_id, Ledger(aws, stack.table), aws)
+    assert key_of(aws) is None
+    assert Ledger(aws, stack.table).get(outcome.outcome_id)["status"] == "UNDONE"
+
+
+def test_baseline_cmk_is_used_once_kms_says_it_is_enabled(aws, stack, run, monkeypatch):
+    key = cmk(aws)
+    monkeypatch.setenv("ENCRYPTION_KMS_KEY_ARN", key)
+    sample = prepare(aws, "CreateTopic")
+
+    with api_calls(aws) as seen:
+        [outcome] = run(sample, "enforce")
+
+    assert outcome.status is Status.REMEDIATED, outcome.reason
+    assert key_of(aws) == key
+    assert "kms:DescribeKey" in seen
+    assert writes(seen) == ["sns:SetTopicAttributes"]
+
+
+@pytest.mark.parametrize("existing", ["alias/aws/sns", "team-cmk"])
+@pytest.mark.parametrize("mode", ["report", "enforce"])
+def test_any_key_already_set_is_compliant_and_untouched(
+    aws, stack, run, monkeypatch, existing, mode
+):
+    monkeypatch.setenv("ENCRYPTION_KMS_KEY_ARN", cmk(aws))  # the baseline asks for another key
+    key = cmk(aws) if existing == "team-cmk" else existing
+    aws("sns").create_topic(Name="billing-events", Attributes={"KmsMasterKeyId": key})
+
+    with api_calls(aws) as seen:
+        [outcome] = run(event("Config-Topic"), mode)
+
+    assert outcome.status is Status.COMPLIANT and outcome.quiet
+    assert writes(seen) == [] and "kms:DescribeKey" not in seen
+    assert key_of(aws) == key
+    assert inbox(aws, stack) == []
+
+
+def test_disabled_baseline_key_fails_loudly_and_changes_nothing(aws, stack, run, monkeypatch):
+    key = cmk(aws, enabled=False)
+    monkeypatch.setenv("ENCRYPTION_KMS_KEY_ARN", key)
+    sample = prepare(aws, "SetTopicAttributes")
+
+    with api_calls(aws) as seen:
+        [outcome] = run(sample, "enforce")
+
+    assert outcome.status is Status.FAILED and not outcome.transient
+    assert outcome.reason.startswith("KMSKeyUnusable while reading the resource")
+    assert f"baseline key {key} cannot be used (Disabled)" in outcome.reason
+    assert writes(seen) == []
+    assert key_of(aws) is None
+    assert inbox(aws, stack)[0]["attributes"]["status"] == "FAILED"
+
+
+def test_baseline_key_we_may_not_describe_fails_and_changes_nothing(aws, stack, run, monkeypatch):
+    monkeypatch.setenv("ENCRYPTION_KMS_KEY_ARN", cmk(aws))
+    sample = prepare(aws, "CreateTopic")
+    denied = FailingAws(aws, "describe_key", "AccessDeniedException", service="kms")
+
+    [outcome] = run(sample, "enforce", aws_=denied)
+
+    assert outcome.status is Status.FAILED
+    assert "KMSKeyUnusable" in outcome.reason and "AccessDeniedException" in outcome.reason
+    assert key_of(aws) is None
+
+
+def test_access_denied_on_write_fails_loudly_and_changes_nothing(aws, stack, run):
+    sample = prepare(aws, "CreateTopic")
+    denied = FailingAws(aws, "set_topic_attributes", "AuthorizationError", service="sns")
+
+    [outcome] = run(sample, "enforce", aws_=denied)
+
+    assert outcome.status is Status.FAILED and not outcome.transient
+    assert outcome.reason.startswith("AuthorizationError while applying")
+    assert key_of(aws) is None
+    assert Ledger(aws, stack.table).get(outcome.outcome_id)["status"] == "FAILED"
+
+
+def test_topic_deleted_in_between_is_skipped_with_the_reason(aws, stack, run):
+    sample = prepare(aws, "CreateTopic")
+    aws("sns").delete_topic(TopicArn=TOPIC)
+
+    [outcome] = run(sample, "enforce")
+
+    assert outcome.status is Status.SKIPPED
+    assert "no longer exists (NotFound)" in outcome.reason
+
+
+@pytest.mark.parametrize(
+    "name", ["SetTopicAttributes-own-action", "SetTopicAttributes-failed-call"]
+)
+def test_own_changes_and_failed_calls_are_skipped_quietly(aws, stack, run, name):
+    sample = prepare(aws, name)  # the topic is unencrypted: only the guard stops us
+
+    with api_calls(aws) as seen:
+        [outcome] = run(sample, "enforce")
+
+    assert outcome.status is Status.SKIPPED and outcome.quiet
+    assert writes(seen) == [] and key_of(aws) is None
+    assert inbox(aws, stack) == []
+
+
+def test_ledger_holds_the_before_state_before_the_write(aws, stack, run):
+    sample = prepare(aws, "CreateTopic")
+    seen: list[dict[str, Any]] = []
+
+    def look_at_ledger(**_: Any) -> None:
+        items = aws("dynamodb").scan(TableName=stack.table)["Items"]
+        seen.extend(json.loads(i["record"]["S"]) for i in items)
+
+    aws("sns").meta.events.register("before-call.sns.SetTopicAttributes", look_at_ledger)
+    try:
+        [outcome] = run(sample, "enforce")
+    finally:
+        aws("sns").meta.events.unregister("before-call.sns.SetTopicAttributes", look_at_ledger)
+
+    assert outcome.status is Status.REMEDIATED
+    [entry] = seen
+    assert entry["status"] == "APPLYING"
+    [change] = entry["changes"]
+    assert change["before"] == {"KmsMasterKeyId": ""}
+    assert change["undo"][0]["params"]["AttributeValue"] == ""
+
+
+def test_exempt_by_tag_changes_nothing(aws, stack, run):
+    sample = prepare(aws, "CreateTopic")
+    aws("sns").tag_resource(
+        ResourceArn=TOPIC, Tags=[{"Key": "autoremediate:exempt", "Value": "legacy INC-7"}]
+    )
+
+    [outcome] = run(sample, "enforce")
+
+    assert outcome.status is Status.EXEMPT and "legacy INC-7" in outcome.reason
+    assert key_of(aws) is None
+
+
+@pytest.mark.parametrize("name", TRIGGERS)
+def test_every_call_is_a_declared_action(aws, stack, run, monkeypatch, name):
+    monkeypatch.setenv("ENCRYPTION_KMS_KEY_ARN", cmk(aws))
+    sample = prepare(aws, name)
+
+    with api_calls(aws) as seen:
+        [outcome] = run(sample, "enforce")
+
+    assert outcome.status is Status.REMEDIATED
+    mine = [a for a in seen if a != "sns:Publish"]  # the runner's notification
+    assert set(mine) - set(writes(mine)) <= set(REMEDIATOR.read_actions)
+    assert set(writes(mine)) == {c.call.action for c in outcome.changes if c.call}
+
+
+def test_handler_runs_what_lambda_runs(aws, stack, monkeypatch):
+    import sns_topic_encryption as module
+
+    for key, value in {**stack.env("enforce"), "OWN_ROLE_ARNS": OWN_ROLE_ARN}.items():
+        monkeypatch.setenv(key, value)
+    sample = prepare(aws, "CreateTopic")
+
+    [result] = module.handler(sample, None)
+
+    assert (result["status"], result["resource"]) == ("REMEDIATED", TOPIC)
+    assert key_of(aws) == "alias/aws/sns"
+
+
+# ------------------------------------------------- real records (tests/fixtures, with provenance)
+
+
+@pytest.mark.parametrize(
+    "path", sorted((FIXTURES / "cloudtrail" / "sns.amazonaws.com").glob("*/*.json")), ids=str
+)
+def test_real_records_name_the_topic(path):
+    from core.event import parse
+    from tests.contract.test_template import envelope
+
+    record = json.loads(path.read_text())
+    [target] = REMEDIATOR.targets(parse(envelope(record)))
+    expected = record["responseElements"]["topicArn"] if record["eventName"] == "CreateTopic" else (
+        record["requestParameters"]["topicArn"]
+    )  # fmt: skip
+    assert target == expected
+
+
+def test_real_config_item_names_the_topic():
+    from core.event import parse
+
+    item = json.loads((FIXTURES / "config" / "item" / "AWS_SNS_Topic" / "1.json").read_text())
+    sample = {**event("Config-Topic"), "detail": {"configurationItem": item}}
+    assert REMEDIATOR.targets(parse(sample)) == ["arn:aws:sns:us-east-1:123456789012:topic"]
+
+
+def test_a_policy_change_on_an_unencrypted_topic_is_reported_too(aws, stack, run):
+    """Real SetTopicAttributes records change the Policy: the live topic still decides."""
+    record = json.loads(
+        (
+            FIXTURES / "cloudtrail" / "sns.amazonaws.com" / "SetTopicAttributes" / "2.json"
+        ).read_text()
+    )
+    aws("sns").create_topic(Name="billing-events")
+    sample = event("SetTopicAttributes")
+    sample["detail"]["requestParameters"] = {**record["requestParameters"], "topicArn": TOPIC}
+
+    [outcome] = run(sample, "report")
+
+    assert outcome.status is Status.WOULD_REMEDIATE

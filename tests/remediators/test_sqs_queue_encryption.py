@@ -1,0 +1,434 @@
+"""The SQS queue encryption remediator in a moto account: each trigger, each mode, before/after.
+
+The stack fixture has its own inbox queue in the same account; every test here acts on `orders`
+(or `payments`) and reads only those queues.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.ledger import Ledger
+from core.outcome import Outcome, Status
+from core.runner import Runner
+from core.settings import Settings
+from core.undo import undo
+from sqs_queue_encryption import REMEDIATOR, TLS_SID, Queue
+from tests.remediators.faults import FailingAws
+from tools.scenario import inbox, load_event, replay
+
+MODULE = "sqs_queue_encryption"
+URL = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
+ARN = "arn:aws:sqs:us-east-1:123456789012:orders"
+OWN_ROLE_ARN = (
+    "arn:aws:iam::123456789012:role/autoremediate/autoremediate-SqsQueueEncryptionRole-1A2B3C4D5E6F"
+)
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+TRIGGERS = ["CreateQueue", "SetQueueAttributes", "Config-Queue"]
+TEAM_POLICY = json.dumps({
+    "Version": "2012-10-17",
+    "Id": "orders-policy",
+    "Statement": [{"Sid": "BillingSends", "Effect": "Allow",
+                   "Principal": {"AWS": "arn:aws:iam::123456789012:role/billing"},
+                   "Action": "sqs:SendMessage", "Resource": ARN}],
+})  # fmt: skip
+TLS_DENY = {
+    "Sid": "TeamTls", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "SQS:*",
+    "Resource": ARN, "Condition": {"Bool": {"aws:SecureTransport": ["false"]}},
+}  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def sqs_keeps_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto 5.x drops a queue's Policy on any SetQueueAttributes that does not name it
+    (`self.policy = attributes.get("Policy")`); SQS changes only the attributes given."""
+    from moto.sqs.models import Queue as MotoQueue
+
+    original = MotoQueue._set_attributes
+
+    def set_attributes(self: Any, attributes: dict[str, Any], now: float | None = None) -> None:
+        policy = getattr(self, "policy", None)
+        original(self, attributes, now)
+        if "Policy" not in attributes:
+            self.policy = policy
+
+    monkeypatch.setattr(MotoQueue, "_set_attributes", set_attributes)
+
+
+@pytest.fixture
+def run(aws: Any, stack: Any, fixed_now: datetime) -> Callable[..., list[Outcome]]:
+    """As tests/remediators/conftest.py's `run`, with this remediator and its own role."""
+
+    def _run(event: Any, mode: str = "report", aws_: Any = None) -> list[Outcome]:
+        env = {**stack.env(mode), "OWN_ROLE_ARNS": OWN_ROLE_ARN}
+        runner = Runner(REMEDIATOR, Settings.from_env(env), aws_ or aws, now=lambda: fixed_now)
+        return runner.run(event)
+
+    return _run
+
+
+def event(name: str) -> dict[str, Any]:
+    return load_event(name, MODULE)
+
+
+def prepare(aws: Any, name: str) -> dict[str, Any]:
+    """An unencrypted queue `orders` without a policy, as the sample event `name` leaves it."""
+    if name == "CreateQueue":
+        replay(aws, event(name))
+    elif name.startswith("SetQueueAttributes"):  # SSE-SQS by default, then switched off
+        aws("sqs").create_queue(QueueName="orders")
+        replay(aws, event("SetQueueAttributes"))
+    else:
+        aws("sqs").create_queue(QueueName="orders", Attributes={"SqsManagedSseEnabled": "false"})
+    return event(name)
+
+
+def state(aws: Any, url: str = URL) -> dict[str, Any]:
+    """The attributes this remediator may change, as SQS reports them."""
+    attributes = aws("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+    keep = ("SqsManagedSseEnabled", "KmsMasterKeyId", "Policy")
+    return {k: v for k, v in attributes["Attributes"].items() if k in keep}
+
+
+@contextmanager
+def api_calls(aws: Any) -> Iterator[list[str]]:
+    """Every SQS and KMS call made inside the block, as IAM action names."""
+    seen: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        seen.append(f"{model.service_model.signing_name}:{model.name}")
+
+    for service in ("sqs", "kms"):
+        aws(service).meta.events.register(f"before-call.{service}", record)
+    try:
+        yield seen
+    finally:
+        for service in ("sqs", "kms"):
+            aws(service).meta.events.unregister(f"before-call.{service}", record)
+
+
+def writes(seen: list[str]) -> list[str]:
+    return [a for a in seen if a in REMEDIATOR.write_actions]
+
+
+def cmk(aws: Any, enabled: bool = True) -> str:
+    key = aws("kms").create_key(Description="baseline")["KeyMetadata"]
+    if not enabled:
+        aws("kms").disable_key(KeyId=key["KeyId"])
+    return str(key["Arn"])
+
+
+def statements(aws: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = json.loads(state(aws)["Policy"])["Statement"]
+    return found
+
+
+@pytest.mark.parametrize("name", TRIGGERS)
+def test_report_mode_reports_and_changes_nothing(aws, stack, run, name):
+    sample = prepare(aws, name)
+    before = state(aws)
+
+    with api_calls(aws) as seen:
+        [outcome] = run(sample, "report")
+
+    assert outcome.status is Status.WOULD_REMEDIATE, outcome.reason
+    assert outcome.resource_arn == ARN
+    at_rest, tls = outcome.changes
+    assert at_rest.after == {"SqsManagedSseEnabled": "true"}
+    assert tls.before is None and tls.after["Statement"][0]["Sid"] == TLS_SID
+    assert writes(seen) == []
+    assert state(aws) == before == {"SqsManagedSseEnabled": "false"}
+    [note] = inbox(aws, stack)
+    assert note["attributes"]["status"] == "WOULD_REMEDIATE"
+
+
+@pytest.mark.parametrize("name", TRIGGERS)
+def test_enforce_mode_encrypts_denies_plain_http_and_can_be_undone(aws, stack, run, name):
+    sample = prepare(aws, name)
+    before = state(aws)
+
+    [outcome] = run(sample, "enforce")
+
+    assert outcome.status is Status.REMEDIATED, outcome.reason
+    after = state(aws)
+    assert after["SqsManagedSseEnabled"] == "true" and "KmsMasterKeyId" not in after
+    assert statements(aws) == [{
+        "Sid": TLS_SID, "Effect": "Deny", "Principal": "*", "Action": "sqs:*", "Resource": ARN,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }]  # fmt: skip
+    [note] = inbox(aws, stack)
+    assert note["attributes"]["status"] == "REMEDIATED"
+    [echo] = run(sample, "enforce")
+    assert echo.status is Status.COMPLIANT and echo.quiet
+
+    undo(outcome.outcome_id, Ledger(aws, stack.table), aws)
+    assert state(aws) == before
+    assert Ledger(aws, stack.table).get(outcome.outcome_id)["status"] == "UNDONE"
+
+
+def test_existing_policy_keeps_every_statement_and_undo_restores_it_exactly(aws, stack, run):
+    sample = prepare(aws, "Config-Queue")
+    aws("sqs").set_queue_attributes(QueueUrl=URL, Attributes={"Policy": TEAM_POLICY})
+
+    [outcome] = run(sample, "enforce")
+
+    assert outcome.status is Status.REMEDIATED
+    team, ours = statements(aws)
+    assert team == json.loads(TEAM_POLICY)["Statement"][0]
+    assert ours["Sid"] == TLS_SID
+    assert json.loads(state(aws)["Policy"])["Id"] == "orders-policy"
+    undo(outcome.outcome_id, Ledger(aws, stack.table), aws)
+    assert state(aws)["Policy"] == TEAM_POLICY
+
+
+def test_a_deny_limited_to_one_action_is_completed_not_replaced(aws, stack, run):
+    narrow = {**TLS_DENY, "Sid": "SendOnlyTls", "Action": "sqs:SendMessage"}
+    policy = json.dumps({"Version": "2012-10-17", "Statement": narrow})  # one statement, no list
+    aws("sqs").create_queue(QueueName="orders", Attributes={"Policy": policy})
+
+    [outcome] = run(event("Config-Queue"), "enforce")
+
+    assert outcome.status is Status.REMEDIATED
+    assert [s["Sid"] for s in statements(aws)] == ["SendOnlyTls", TLS_SID]
+
+
+@pytest.mark.parametrize("mode", ["report", "enforce"])
+def test_sse_sqs_queue_with_a_tls_deny_is_compliant_and_untouched(aws, stack, run, mode):
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [TLS_DENY]})
+    aws("sqs").create_queue(QueueName="orders", Attributes={"Policy": policy})
+    before = state(aws)
+
+    with api_calls(aws) as seen:
+        [outcome] = run(event("Config-Queue"), mode)
+
+    assert outcome.status is Status.COMPLIANT and outcome.quiet
+    assert writes(seen) == [] and state(aws) == before
+    assert inbox(aws, stack) == []
+
+
+@pytest.mark.parametrize("existing", ["alias/aws/sqs", "team-cmk"])
+@pytest.mark.parametrize("level", ["SSE-SQS", "SSE-KMS"])
+def test_any_kms_key_already_set_is_compliant_and_untouched(
+    aws, stack, run, monkeypatch, existing, level
+):
+    monkeypatch.setenv("SQS_ENCRYPTION_LEVEL", level)
+    monkeypatch.setenv("ENCRYPTION_KMS_KEY_ARN", cmk(aws))  # the baseline asks for another key
+    key = cmk(aws) if existing == "team-cmk" else existing
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [TLS_DENY]})
+    aws("sqs").create_queue(
+        QueueName="orders", Attributes={"KmsMasterKeyId": key, "Policy": policy}
+    )
+
+    with api_calls(aws) as seen:
+        [outcome] = run(event("Config-Queue"), "enforce")
+
+    assert outcome.status is Status.COMPLIANT
+    assert writes(seen) == [] and "kms:DescribeKey" not in seen
+    assert state(aws)["KmsMasterKeyId"] == key
+
+
+@pytest.mark.parametrize("baseline", ["", "cmk"])
+def test_sse_kms_level_replaces_sse_sqs_with_the_baseline_key_and_undo_restores_sse_sqs(
+    aws, stack, run, monkeypatch, baseline
+):
+    key = cmk(aws) if baseline else "alias/aws/sqs"
+    monkeypatch.setenv("SQS_ENCRYPTION_LEVEL", "SSE-KMS")
+    monkeypatch.setenv("ENCRYPTION_KMS_KEY_ARN", key if baseline else "")
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [TLS_DENY]})
+    aws("sqs").create_queue(QueueName="orders", Attributes={"Policy": policy})  # SSE-SQS on
+    before = state(aws)
+
+    with api_calls(aws) as seen:
+        [outcome] = run(event("Config-Queue"), "enforce")
+
+    assert outcome.status is Status.REMEDIATED, outcome.reason
+    [change] = outcome.changes
+    assert change.before == {"SqsManagedSseEnabled": "true", "KmsMasterKeyId": ""}
+    assert state(aws)["KmsMasterKeyId"] == key
+    assert state(aws)["SqsManagedSseEnabled"] == "false"
+    assert ("kms:DescribeKey" in seen) == bool(baseline)
+    undo(outcome.outcome_id, Ledger(aws, stack.table), aws)
+    assert state(aws) == before
+
+
+def test_disabled_baseline_key_fails_loudly_and_changes_nothing(aws, stack, run, monkeypatch):
+    key = cmk(aws, enabled=False)
+    monkeypatch.setenv("SQS_ENCRYPTION_LEVEL", "SSE-KMS")
+    monkeypatch.setenv("ENCRYPTION_KMS_KEY_ARN", key)
+    sample = prepare(aws, "CreateQueue")
+    before = state(aws)
+
+    with api_calls(aws) as seen:
+        [outcome] = run(sample, "enforce")
+
+    assert outcome.status is Status.FAILED and not outcome.transient
+    assert outcome.reason.startswith("KMSKeyUnusable while reading the resource")
+    assert f"baseline key {key} cannot be used (Disabled)" in outcome.reason
+    assert writes(seen) == [] and state(aws) == before  # the TLS statement waits too
+
+
+def test_baseline_key_we_may_not_describe_fails_and_changes_nothing(aws, stack, run, monkeypatch):
+    monkeypatch.setenv("SQS_ENCRYPTION_LEVEL", "SSE-KMS")
+    monkeypatch.setenv("ENCRYPTION_KMS_KEY_ARN", cmk(aws))
+    sample = prepare(aws, "CreateQueue")
+    before = state(aws)
+    denied = FailingAws(aws, "describe_key", "AccessDeniedException", service="kms")
+
+    [outcome] = run(sample, "enforce", aws_=denied)
+
+    assert outcome.status is Status.FAILED and "AccessDeniedException" in outcome.reason
+    assert state(aws) == before
+
+
+def test_access_denied_on_write_fails_loudly_and_changes_nothing(aws, stack, run):
+    sample = prepare(aws, "CreateQueue")
+    before = state(aws)
+    denied = FailingAws(aws, "set_queue_attributes", "AccessDenied", service="sqs")
+
+    [outcome] = run(sample, "enforce", aws_=denied)
+
+    assert outcome.status is Status.FAILED and not outcome.transient
+    assert outcome.reason.startswith("AccessDenied while applying")
+    assert state(aws) == before
+    assert Ledger(aws, stack.table).get(outcome.outcome_id)["status"] == "FAILED"
+
+
+def test_queue_deleted_in_between_is_skipped_with_the_reason(aws, stack, run):
+    sample = prepare(aws, "CreateQueue")
+    aws("sqs").delete_queue(QueueUrl=URL)
+
+    [outcome] = run(sample, "enforce")
+
+    assert outcome.status is Status.SKIPPED
+    assert "no longer exists (AWS.SimpleQueueService.NonExistentQueue)" in outcome.reason
+
+
+@pytest.mark.parametrize(
+    "name", ["SetQueueAttributes-own-action", "SetQueueAttributes-failed-call"]
+)
+def test_own_changes_and_failed_calls_are_skipped_quietly(aws, stack, run, name):
+    sample = prepare(aws, name)  # the queue is unencrypted: only the guard stops us
+    before = state(aws)
+
+    with api_calls(aws) as seen:
+        [outcome] = run(sample, "enforce")
+
+    assert outcome.status is Status.SKIPPED and outcome.quiet
+    assert writes(seen) == [] and state(aws) == before
+    assert inbox(aws, stack) == []
+
+
+def test_ledger_holds_the_before_state_before_the_write(aws, stack, run):
+    sample = prepare(aws, "CreateQueue")
+    seen: list[dict[str, Any]] = []
+
+    def look_at_ledger(**_: Any) -> None:
+        items = aws("dynamodb").scan(TableName=stack.table)["Items"]
+        seen.append(json.loads(items[0]["record"]["S"]))
+
+    aws("sqs").meta.events.register("before-call.sqs.SetQueueAttributes", look_at_ledger)
+    try:
+        [outcome] = run(sample, "enforce")
+    finally:
+        aws("sqs").meta.events.unregister("before-call.sqs.SetQueueAttributes", look_at_ledger)
+
+    assert outcome.status is Status.REMEDIATED
+    first = seen[0]  # before the first write
+    assert first["status"] == "APPLYING"
+    assert [c["before"] for c in first["changes"]] == [
+        {"SqsManagedSseEnabled": "false", "KmsMasterKeyId": ""},
+        None,
+    ]
+
+
+def test_exempt_by_tag_changes_nothing(aws, stack, run):
+    sample = prepare(aws, "CreateQueue")
+    aws("sqs").tag_queue(QueueUrl=URL, Tags={"autoremediate:exempt": "load test INC-9"})
+    before = state(aws)
+
+    [outcome] = run(sample, "enforce")
+
+    assert outcome.status is Status.EXEMPT and "load test INC-9" in outcome.reason
+    assert state(aws) == before
+
+
+def test_invalid_level_fails_instead_of_guessing(aws, stack, run, monkeypatch):
+    from core.settings import SettingsError
+
+    monkeypatch.setenv("SQS_ENCRYPTION_LEVEL", "SSE-S3")
+    sample = prepare(aws, "CreateQueue")
+    with pytest.raises(SettingsError, match="SQS_ENCRYPTION_LEVEL"):
+        run(sample, "enforce")
+    assert state(aws) == {"SqsManagedSseEnabled": "false"}
+
+
+@pytest.mark.parametrize("name", TRIGGERS)
+def test_every_call_is_a_declared_action(aws, stack, run, monkeypatch, name):
+    monkeypatch.setenv("SQS_ENCRYPTION_LEVEL", "SSE-KMS")
+    monkeypatch.setenv("ENCRYPTION_KMS_KEY_ARN", cmk(aws))
+    sample = prepare(aws, name)
+
+    with api_calls(aws) as seen:
+        [outcome] = run(sample, "enforce")
+
+    assert outcome.status is Status.REMEDIATED
+    # The stack's inbox queue is drained by tests only; the runner itself never calls SQS.
+    assert set(seen) - set(writes(seen)) <= set(REMEDIATOR.read_actions)
+    assert set(writes(seen)) == {c.call.action for c in outcome.changes if c.call}
+
+
+def test_handler_runs_what_lambda_runs(aws, stack, monkeypatch):
+    import sqs_queue_encryption as module
+
+    for key, value in {**stack.env("enforce"), "OWN_ROLE_ARNS": OWN_ROLE_ARN}.items():
+        monkeypatch.setenv(key, value)
+    sample = prepare(aws, "CreateQueue")
+
+    [result] = module.handler(sample, None)
+
+    assert (result["status"], result["resource"]) == ("REMEDIATED", ARN)
+    assert state(aws)["SqsManagedSseEnabled"] == "true"
+
+
+# ------------------------------------------------- real records (tests/fixtures, with provenance)
+
+REAL_TARGETS = {
+    "CreateQueue/1.json": Queue("MyQueue", "123456789012"),
+    "CreateQueue/2.json": Queue("hello1", "123456789012"),
+    "SetQueueAttributes/2.json": Queue("MyQueue", "123456789012"),
+    "SetQueueAttributes/3.json": Queue("hello1", "123456789012"),
+    "SetQueueAttributes/4.json": Queue("tmp", "123456789123"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REAL_TARGETS))
+def test_real_records_name_the_queue(name):
+    from core.event import parse
+    from tests.contract.test_template import envelope
+
+    record = json.loads((FIXTURES / "cloudtrail" / "sqs.amazonaws.com" / name).read_text())
+    assert REMEDIATOR.targets(parse(envelope(record))) == [REAL_TARGETS[name]]
+
+
+def test_real_record_without_a_queue_url_is_skipped_as_malformed(aws, stack, run):
+    from tests.contract.test_template import envelope
+
+    path = FIXTURES / "cloudtrail" / "sqs.amazonaws.com" / "SetQueueAttributes" / "1.json"
+    [outcome] = run(envelope(json.loads(path.read_text())), "enforce")
+    assert outcome.status is Status.SKIPPED
+    assert outcome.reason == "malformed event: event lacks queueUrl"
+
+
+def test_real_config_event_names_the_queue():
+    from core.event import parse
+
+    path = FIXTURES / "config" / "eventbridge" / "AWS_SQS_Queue" / "1.json"
+    targets = REMEDIATOR.targets(parse(json.loads(path.read_text())))
+    assert targets == [Queue("config-changes", "662108712480")]
