@@ -8,13 +8,13 @@ downgrade); with a baseline CMK, a table on the AWS-managed key moves to the CMK
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
+from core.baseline_key import check_key_usable, configured_key, is_aws_managed_key
 from core.event import EventError, Trigger
 from core.exemptions import tags_to_dict
 from core.handler import lambda_handler
@@ -64,8 +64,10 @@ class DynamodbTableEncryption(Remediator[Table]):
         sse = dict(table.get("SSEDescription") or {})
         key = str(sse.get("KMSMasterKeyArn") or "")
         on_kms = sse.get("SSEType") == "KMS" and sse.get("Status") not in ("DISABLING", "DISABLED")
-        cmk = os.environ.get("ENCRYPTION_KMS_KEY_ARN", "").strip()
-        if on_kms and (not cmk or key == cmk or not _is_aws_managed(aws, key)):
+        cmk = configured_key()
+        if on_kms and (
+            not cmk or key == cmk or not is_aws_managed_key(aws, key, AWS_MANAGED_ALIAS)
+        ):
             return Evaluation(arn)
         if cmk:
             check_key_usable(aws, cmk)
@@ -102,28 +104,6 @@ class DynamodbTableEncryption(Remediator[Table]):
             raise ClientError({"Error": {"Code": "RequestTimeout", "Message": message}},
                               "UpdateTable") from error  # fmt: skip
         return super().apply(change, aws)
-
-
-def _is_aws_managed(aws: Aws, key_arn: str) -> bool:
-    """Whether `key_arn` is the key behind alias/aws/dynamodb (KeyManager is not needed)."""
-    try:
-        found = aws("kms").describe_key(KeyId=AWS_MANAGED_ALIAS)["KeyMetadata"]
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "NotFoundException":
-            return False  # never used in this region: the table's key is a customer's
-        raise
-    return key_arn in (found.get("Arn"), found.get("KeyId"))
-
-
-def check_key_usable(aws: Aws, key_arn: str) -> None:
-    """Raise before any write when the baseline key cannot encrypt (disabled, deleted, denied)."""
-    state = aws("kms").describe_key(KeyId=key_arn)["KeyMetadata"].get("KeyState")
-    if state != "Enabled":
-        raise ClientError(
-            {"Error": {"Code": "KMSKeyUnusable",
-                       "Message": f"baseline key {key_arn} is {state}: nothing was changed"}},
-            "DescribeKey",
-        )  # fmt: skip
 
 
 def _need(record: Mapping[str, Any], key: str) -> str:

@@ -10,11 +10,9 @@ and matchable by an ExemptPrincipalArns pattern, but not a resource IAM or any A
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-from botocore.exceptions import ClientError
-
+from core.baseline_key import check_key_usable, configured_key, is_aws_managed_key
 from core.event import EventError, Trigger
 from core.handler import lambda_handler
 from core.outcome import Call, Change
@@ -56,10 +54,10 @@ class Ec2EbsDefaultEncryption(Remediator[RegionSetting]):
                 Call("ec2", "enable_ebs_encryption_by_default"),
                 (Call("ec2", "disable_ebs_encryption_by_default"),),
             ))  # fmt: skip
-        cmk = os.environ.get("ENCRYPTION_KMS_KEY_ARN", "").strip()
+        cmk = configured_key()
         if cmk:
             key = str(ec2.get_ebs_default_kms_key_id().get("KmsKeyId") or AWS_MANAGED_ALIAS)
-            if key != cmk and _is_aws_managed(aws, key):
+            if key != cmk and is_aws_managed_key(aws, key, AWS_MANAGED_ALIAS):
                 changes.append(Change(
                     f"default EBS key is the AWS-managed {key}: use {cmk}", f"{arn}/kms-key",
                     {"KmsKeyId": key}, {"KmsKeyId": cmk},
@@ -69,30 +67,6 @@ class Ec2EbsDefaultEncryption(Remediator[RegionSetting]):
             if changes:
                 check_key_usable(aws, cmk)
         return Evaluation(arn, tuple(changes))
-
-
-def _is_aws_managed(aws: Aws, key: str) -> bool:
-    """GetEbsDefaultKmsKeyId says alias/aws/ebs for the AWS-managed key, or names the key."""
-    if key == AWS_MANAGED_ALIAS or key.endswith(":" + AWS_MANAGED_ALIAS):
-        return True
-    try:
-        found = aws("kms").describe_key(KeyId=AWS_MANAGED_ALIAS)["KeyMetadata"]
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "NotFoundException":
-            return False
-        raise
-    return key in (found.get("Arn"), found.get("KeyId"))
-
-
-def check_key_usable(aws: Aws, key_arn: str) -> None:
-    """Raise before any write when the baseline key cannot encrypt (disabled, deleted, denied)."""
-    state = aws("kms").describe_key(KeyId=key_arn)["KeyMetadata"].get("KeyState")
-    if state != "Enabled":
-        raise ClientError(
-            {"Error": {"Code": "KMSKeyUnusable",
-                       "Message": f"baseline key {key_arn} is {state}: nothing was changed"}},
-            "DescribeKey",
-        )  # fmt: skip
 
 
 REMEDIATOR = Ec2EbsDefaultEncryption()

@@ -8,10 +8,10 @@ An Aurora instance has no storage of its own: it is judged by its cluster.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from core.baseline_key import configured_key
 from core.event import EventError, Trigger
 from core.exemptions import tags_to_dict
 from core.handler import lambda_handler
@@ -131,7 +131,7 @@ def _before(described: dict[str, Any], id_key: str) -> dict[str, Any]:
 
 
 def _key() -> str:
-    return os.environ.get("ENCRYPTION_KMS_KEY_ARN", "").strip() or AWS_MANAGED_ALIAS
+    return configured_key() or AWS_MANAGED_ALIAS
 
 
 def _need(record: Any, key: str) -> str:

@@ -14,12 +14,12 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
+from core.baseline_key import check_key_usable, configured_key
 from core.event import EventError, Trigger
 from core.exemptions import tags_to_dict
 from core.handler import lambda_handler
 from core.outcome import Call, Change
 from core.remediator import Aws, Evaluation, Remediator
-from core.runner import TRANSIENT_ERRORS
 from core.settings import SettingsError
 
 LEVELS = ("SSE-S3", "SSE-KMS")
@@ -78,7 +78,7 @@ class S3BucketEncryption(Remediator[Bucket]):
         level = os.environ.get("S3_ENCRYPTION_LEVEL", "SSE-S3").strip() or "SSE-S3"
         if level not in LEVELS:
             raise SettingsError(f"S3_ENCRYPTION_LEVEL must be one of {LEVELS}, not {level!r}")
-        key = os.environ.get("ENCRYPTION_KMS_KEY_ARN", "").strip()
+        key = configured_key()
         s3 = aws("s3")
         before = _configuration(s3, target)
         tags = bucket_tags(s3, target)
@@ -107,20 +107,6 @@ class S3BucketEncryption(Remediator[Bucket]):
         )
         change = Change(summary, str(target), before, after, call, (undo,))
         return Evaluation(str(target), (change,), tags)
-
-
-def check_key_usable(aws: Aws, key: str) -> None:
-    """Fail before any write when the baseline key is disabled, pending deletion or unreadable."""
-    try:
-        state = aws("kms").describe_key(KeyId=key)["KeyMetadata"]["KeyState"]
-    except ClientError as error:
-        code = str(error.response.get("Error", {}).get("Code", ""))
-        if code in TRANSIENT_ERRORS:
-            raise
-        state = f"not usable by this function ({code})"
-    if state != "Enabled":
-        message = f"baseline KMS key {key} is {state}; nothing was changed"
-        raise ClientError({"Error": {"Code": "KMSKeyUnusable", "Message": message}}, "DescribeKey")
 
 
 def _configuration(s3: Any, bucket: Bucket) -> dict[str, Any] | None:

@@ -7,18 +7,15 @@ with the stack's key, so it is compliant too.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from core.baseline_key import baseline_key
 from core.event import EventError, Trigger
 from core.exemptions import tags_to_dict
 from core.handler import lambda_handler
 from core.outcome import Call, Change
 from core.remediator import Aws, Evaluation, Remediator
-from core.runner import TRANSIENT_ERRORS
 
 AWS_MANAGED_KEY = "alias/aws/sns"
 ATTRIBUTE = "KmsMasterKeyId"
@@ -69,26 +66,6 @@ class SnsTopicEncryption(Remediator[str]):
             (Call("sns", "set_topic_attributes", {**params, "AttributeValue": current}),),
         )
         return Evaluation(target, (change,), tags_to_dict(tags))
-
-
-def baseline_key(aws: Aws, aws_managed: str) -> str:
-    """The key to write: the configured CMK once KMS says it is Enabled, else `aws_managed`.
-
-    An unusable CMK raises KMSKeyUnusable here, in `evaluate`, so nothing is half-applied."""
-    key = os.environ.get("ENCRYPTION_KMS_KEY_ARN", "").strip()
-    if not key:
-        return aws_managed
-    try:
-        state = str(aws("kms").describe_key(KeyId=key)["KeyMetadata"]["KeyState"])
-    except ClientError as error:
-        code = str(error.response.get("Error", {}).get("Code", ""))
-        if code in TRANSIENT_ERRORS:
-            raise
-        state = f"{code}: {error.response.get('Error', {}).get('Message', '')}"
-    if state != "Enabled":
-        message = f"baseline key {key} cannot be used ({state}); nothing was changed"
-        raise ClientError({"Error": {"Code": "KMSKeyUnusable", "Message": message}}, "DescribeKey")
-    return key
 
 
 def _need(record: Mapping[str, Any], key: str) -> str:

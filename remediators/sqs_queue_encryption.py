@@ -12,12 +12,12 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from core.baseline_key import baseline_key
 from core.event import EventError, Trigger
 from core.handler import lambda_handler
 from core.outcome import Call, Change
 from core.remediator import Aws, Evaluation, Remediator
 from core.settings import SettingsError
-from sns_topic_encryption import baseline_key
 
 AWS_MANAGED_KEY = "alias/aws/sqs"
 LEVELS = ("SSE-SQS", "SSE-KMS")

@@ -297,7 +297,7 @@ def test_disabled_baseline_key_fails_with_a_clear_message_and_changes_nothing(
 
     assert outcome.status is Status.FAILED
     assert outcome.reason == (
-        f"KMSKeyUnusable while reading the resource: baseline key {cmk} is Disabled: "
+        f"KMSKeyUnusable while reading the resource: baseline KMS key {cmk} is Disabled; "
         "nothing was changed"
     )
     assert "dynamodb:UpdateTable" not in calls

@@ -172,7 +172,7 @@ def test_disabled_baseline_key_fails_loudly_and_changes_nothing(aws, stack, run,
 
     assert outcome.status is Status.FAILED and not outcome.transient
     assert outcome.reason.startswith("KMSKeyUnusable while reading the resource")
-    assert f"baseline key {key} cannot be used (Disabled)" in outcome.reason
+    assert f"baseline KMS key {key} is Disabled; nothing was changed" in outcome.reason
     assert writes(seen) == []
     assert key_of(aws) is None
     assert inbox(aws, stack)[0]["attributes"]["status"] == "FAILED"
