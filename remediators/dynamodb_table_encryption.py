@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from core.baseline_key import check_key_usable, configured_key, is_aws_managed_key
-from core.event import EventError, Trigger
+from core.event import EventError, Trigger, required
 from core.exemptions import tags_to_dict
 from core.handler import lambda_handler
 from core.outcome import Call, Change
@@ -49,14 +49,14 @@ class DynamodbTableEncryption(Remediator[Table]):
             item = trigger.item
             if item.get("resourceType") != "AWS::DynamoDB::Table":
                 raise EventError(f"resource type {item.get('resourceType')!r} is not a table")
-            return [Table(_need(item, "resourceName"), trigger.region, trigger.account)]
+            return [Table(required(item, "resourceName"), trigger.region, trigger.account)]
         if trigger.event_name not in ("CreateTable", "UpdateTable"):
             raise EventError(f"{trigger.event_name} is not a trigger of {self.name}")
         described = trigger.response.get("tableDescription")
         name = trigger.request.get("tableName") or (
             described.get("tableName") if isinstance(described, Mapping) else None
         )  # the AWS docs' UpdateTable record names the table in the response only
-        return [Table(_need({"tableName": name}, "tableName"), trigger.region, trigger.account)]
+        return [Table(required({"tableName": name}, "tableName"), trigger.region, trigger.account)]
 
     def evaluate(self, target: Table, aws: Aws) -> Evaluation:
         table = aws("dynamodb").describe_table(TableName=target.name)["Table"]
@@ -104,13 +104,6 @@ class DynamodbTableEncryption(Remediator[Table]):
             raise ClientError({"Error": {"Code": "RequestTimeout", "Message": message}},
                               "UpdateTable") from error  # fmt: skip
         return super().apply(change, aws)
-
-
-def _need(record: Mapping[str, Any], key: str) -> str:
-    value = record.get(key)
-    if not isinstance(value, str) or not value:
-        raise EventError(f"event lacks {key}")
-    return value
 
 
 REMEDIATOR = DynamodbTableEncryption()

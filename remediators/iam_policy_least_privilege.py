@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import iam_policy_changes as changes
-from core.event import EventError, Trigger
+from core.event import EventError, Trigger, required
 from core.handler import lambda_handler
 from core.outcome import Call, Change
 from core.remediator import Aws, Evaluation, Remediator
@@ -74,30 +74,31 @@ class IamPolicyLeastPrivilege(Remediator[Principal | ManagedPolicy]):
             item = trigger.item
             kind = _CONFIG.get(str(item.get("resourceType")))
             if kind:
-                return [Principal(kind, _need(item, "resourceName"), trigger.account)]
+                return [Principal(kind, required(item, "resourceName"), trigger.account)]
             if item.get("resourceType") == "AWS::IAM::Policy":
-                return [ManagedPolicy(_need(item, "ARN"))]
+                return [ManagedPolicy(required(item, "ARN"))]
             raise EventError(f"resource type {item.get('resourceType')!r} is not an IAM one")
         event, request = trigger.event_name, trigger.request
         if event in _INLINE:
             kind = _INLINE[event]
-            name = _need(request, f"{kind}Name")
-            return [Principal(kind, name, trigger.account, policy=_need(request, "policyName"))]
+            name = required(request, f"{kind}Name")
+            return [Principal(kind, name, trigger.account, policy=required(request, "policyName"))]
         if event in _ATTACH:
             kind = _ATTACH[event]
-            name = _need(request, f"{kind}Name")
-            return [Principal(kind, name, trigger.account, attached=_need(request, "policyArn"))]
+            name = required(request, f"{kind}Name")
+            return [Principal(kind, name, trigger.account, attached=required(request, "policyArn"))]
         if event in ("CreatePolicyVersion", "SetDefaultPolicyVersion"):
-            return [ManagedPolicy(_need(request, "policyArn"))]
+            return [ManagedPolicy(required(request, "policyArn"))]
         if event == "CreatePolicy":
             created = trigger.response.get("policy")
             if isinstance(created, dict) and created.get("arn"):
                 return [ManagedPolicy(str(created["arn"]))]
             path = str(request.get("path") or "/")
-            arn = f"arn:aws:iam::{trigger.account}:policy{path}{_need(request, 'policyName')}"
+            arn = f"arn:aws:iam::{trigger.account}:policy{path}{required(request, 'policyName')}"
             return [ManagedPolicy(arn)]
         if event in ("CreateRole", "UpdateAssumeRolePolicy"):
-            return [Principal("role", _need(request, "roleName"), trigger.account, trust_only=True)]
+            role = required(request, "roleName")
+            return [Principal("role", role, trigger.account, trust_only=True)]
         raise EventError(f"{event} is not a trigger of {self.name}")
 
     def evaluate(self, target: Principal | ManagedPolicy, aws: Aws) -> Evaluation:
@@ -131,13 +132,6 @@ class IamPolicyLeastPrivilege(Remediator[Principal | ManagedPolicy]):
         if change.call is None or change.call.operation != "create_policy_version":
             return change.undo
         return changes.undo_new_version(change, response["PolicyVersion"]["VersionId"])
-
-
-def _need(record: Any, key: str) -> str:
-    value = record.get(key) if hasattr(record, "get") else None
-    if not isinstance(value, str) or not value:
-        raise EventError(f"event lacks {key}")
-    return value
 
 
 REMEDIATOR = IamPolicyLeastPrivilege()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from core.baseline_key import configured_key
-from core.event import EventError, Trigger
+from core.event import EventError, Trigger, required
 from core.exemptions import tags_to_dict
 from core.handler import lambda_handler
 from core.outcome import Change
@@ -49,14 +49,13 @@ class RdsStorageEncryption(Remediator[Database]):
             if item.get("resourceType") != "AWS::RDS::DBInstance":
                 raise EventError(f"resource type {item.get('resourceType')!r} is not a DB instance")
             # resourceId is the dbi-resource id (db-...); the API wants the identifier.
-            return [
-                Database("instance", _need(item, "resourceName"), trigger.region, trigger.account)
-            ]
+            name = required(item, "resourceName")
+            return [Database("instance", name, trigger.region, trigger.account)]
         if trigger.event_name not in _EVENTS:
             raise EventError(f"{trigger.event_name} is not a trigger of {self.name}")
         kind, key = _EVENTS[trigger.event_name]
         identifier = trigger.request.get(key) or trigger.response.get(key)
-        return [Database(kind, _need({key: identifier}, key), trigger.region, trigger.account)]
+        return [Database(kind, required({key: identifier}, key), trigger.region, trigger.account)]
 
     def evaluate(self, target: Database, aws: Aws) -> Evaluation:
         rds = aws("rds")
@@ -132,13 +131,6 @@ def _before(described: dict[str, Any], id_key: str) -> dict[str, Any]:
 
 def _key() -> str:
     return configured_key() or AWS_MANAGED_ALIAS
-
-
-def _need(record: Any, key: str) -> str:
-    value = record.get(key) if hasattr(record, "get") else None
-    if not isinstance(value, str) or not value:
-        raise EventError(f"event lacks {key}")
-    return value
 
 
 REMEDIATOR = RdsStorageEncryption()

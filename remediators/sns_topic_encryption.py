@@ -7,11 +7,8 @@ with the stack's key, so it is compliant too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from core.baseline_key import baseline_key
-from core.event import EventError, Trigger
+from core.event import EventError, Trigger, required
 from core.exemptions import tags_to_dict
 from core.handler import lambda_handler
 from core.outcome import Call, Change
@@ -35,17 +32,17 @@ class SnsTopicEncryption(Remediator[str]):
             item = trigger.item
             if item.get("resourceType") != "AWS::SNS::Topic":
                 raise EventError(f"resource type {item.get('resourceType')!r} is not a topic")
-            return [str(item.get("ARN") or _need(item, "resourceId"))]
+            return [str(item.get("ARN") or required(item, "resourceId"))]
         if trigger.event_name == "CreateTopic":
             created = trigger.response.get("topicArn")
             if isinstance(created, str) and created:
                 return [created]
-            name = _need(trigger.request, "name")
+            name = required(trigger.request, "name")
             return [f"arn:aws:sns:{trigger.region}:{trigger.account}:{name}"]
         if trigger.event_name == "SetTopicAttributes":
             # Any attribute: whatever changed, the live topic decides (a Policy change on an
             # unencrypted topic is still an unencrypted topic).
-            return [_need(trigger.request, "topicArn")]
+            return [required(trigger.request, "topicArn")]
         raise EventError(f"{trigger.event_name} is not a trigger of {self.name}")
 
     def evaluate(self, target: str, aws: Aws) -> Evaluation:
@@ -66,13 +63,6 @@ class SnsTopicEncryption(Remediator[str]):
             (Call("sns", "set_topic_attributes", {**params, "AttributeValue": current}),),
         )
         return Evaluation(target, (change,), tags_to_dict(tags))
-
-
-def _need(record: Mapping[str, Any], key: str) -> str:
-    value = record.get(key)
-    if not isinstance(value, str) or not value:
-        raise EventError(f"event lacks {key}")
-    return value
 
 
 REMEDIATOR = SnsTopicEncryption()

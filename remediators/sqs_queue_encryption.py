@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.baseline_key import baseline_key
-from core.event import EventError, Trigger
+from core.event import EventError, Trigger, required
 from core.handler import lambda_handler
 from core.outcome import Call, Change
 from core.remediator import Aws, Evaluation, Remediator
@@ -53,14 +53,14 @@ class SqsQueueEncryption(Remediator[Queue]):
             item = trigger.item
             if item.get("resourceType") != "AWS::SQS::Queue":
                 raise EventError(f"resource type {item.get('resourceType')!r} is not a queue")
-            return [Queue(_need(item, "resourceName"), trigger.account)]
+            return [Queue(required(item, "resourceName"), trigger.account)]
         if trigger.event_name == "CreateQueue":
             url = trigger.response.get("queueUrl")
             if isinstance(url, str) and url:
                 return [_from_url(url)]
-            return [Queue(_need(trigger.request, "queueName"), trigger.account)]
+            return [Queue(required(trigger.request, "queueName"), trigger.account)]
         if trigger.event_name == "SetQueueAttributes":
-            return [_from_url(_need(trigger.request, "queueUrl"))]
+            return [_from_url(required(trigger.request, "queueUrl"))]
         raise EventError(f"{trigger.event_name} is not a trigger of {self.name}")
 
     def evaluate(self, target: Queue, aws: Aws) -> Evaluation:
@@ -142,13 +142,6 @@ def _from_url(url: str) -> Queue:
     if len(parts) < 5 or not parts[-1] or not parts[-2].isdigit():
         raise EventError(f"not a queue URL: {url!r}")
     return Queue(parts[-1], parts[-2])
-
-
-def _need(record: Any, key: str) -> str:
-    value = record.get(key) if hasattr(record, "get") else None
-    if not isinstance(value, str) or not value:
-        raise EventError(f"event lacks {key}")
-    return value
 
 
 REMEDIATOR = SqsQueueEncryption()

@@ -110,7 +110,7 @@ def parse(event: Any) -> Trigger:
         return Trigger(
             kind="cloudtrail",
             event_id=str(detail.get("eventID") or event_id),
-            event_name=_required(detail, "eventName"),
+            event_name=required(detail, "eventName"),
             event_time=str(detail.get("eventTime") or time),
             account=str(detail.get("recipientAccountId") or account),
             region=str(detail.get("awsRegion") or region),
@@ -139,8 +139,9 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _required(detail: Mapping[str, Any], key: str) -> str:
-    value = detail.get(key)
+def required(record: Any, key: str) -> str:
+    """A non-empty string field of an event record, or EventError naming what is missing."""
+    value = record.get(key) if isinstance(record, Mapping) else None
     if not isinstance(value, str) or not value:
-        raise EventError(f"CloudTrail record lacks {key}")
+        raise EventError(f"event lacks {key}")
     return value
