@@ -45,7 +45,7 @@ def test_every_template_parameter_is_documented_with_its_default() -> None:
 
 
 def test_every_environment_variable_is_documented() -> None:
-    documented = set(re.findall(r"`([A-Z][A-Z_]+)`", _section("Configuration")))
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", _section("Configuration")))
     set_by_template = {name for f in functions(load_template()) for name in f.environment}
 
     assert set_by_template and set_by_template <= documented
