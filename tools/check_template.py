@@ -3,7 +3,9 @@
 They do not expand the SAM transform, so a typo in an IAM action or a wildcard inside a function's
 role passes them. This script transforms the template offline (samtranslator, no AWS call) once
 per Mode, runs cfn-lint and checkov on the results, and then checks our own rules on the roles:
-no wildcard action anywhere, and in report mode no write action of any remediator.
+no wildcard action anywhere, and in report mode no write action of any remediator. Roles differ
+with EncryptionKmsKeyArn (condition HasEncryptionKey), so checkov and the role check see both
+cases: without a baseline key and with a sample one.
 
     .venv/test/bin/python tools/check_template.py --sam .venv/sam/bin/sam \\
         --checkov .venv/checkov/bin/checkov
@@ -20,6 +22,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -44,6 +47,13 @@ MODES = ("report", "enforce")
 REGION = "us-east-1"
 PARTITION = "aws"
 ACCOUNT_ID = "123456789012"  # only used to evaluate Conditions offline
+KEY_PARAMETER = "EncryptionKmsKeyArn"
+# A baseline key of the (offline) account, to resolve the HasEncryptionKey branch of the roles.
+SAMPLE_KMS_KEY_ARN = (
+    f"arn:{PARTITION}:kms:{REGION}:{ACCOUNT_ID}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+)
+# (name in build/, EncryptionKmsKeyArn): the roles without a baseline key and with one.
+KEY_CASES = (("", ""), ("key", SAMPLE_KMS_KEY_ARN))
 CODE_PLACEHOLDER = "s3://placeholder-bucket/code.zip"
 # sam and checkov must neither phone home nor find real credentials: nothing here needs AWS.
 OFFLINE_ENV = {
@@ -119,9 +129,12 @@ def resolve(
 ) -> Template:
     """The template as CloudFormation would deploy it with these parameters in this region.
 
-    Conditions are evaluated, `Fn::If` takes its branch, `AWS::NoValue` disappears and
-    resources or outputs whose condition is false are dropped. Other intrinsics stay as they
-    are. Only the condition functions CloudFormation allows are understood.
+    `parameters` overrides the defaults of the template's own parameters, as `sam deploy
+    --parameter-overrides` does; like CloudFormation, a name the template does not declare or a
+    value outside AllowedValues / AllowedPattern is refused (a typo would otherwise silently
+    resolve the default). Conditions are evaluated, `Fn::If` takes its branch, `AWS::NoValue`
+    disappears and resources or outputs whose condition is false are dropped. Other intrinsics
+    stay as they are. Only the condition functions CloudFormation allows are understood.
     """
     values: dict[str, Any] = {
         "AWS::Region": region,
@@ -134,7 +147,9 @@ def resolve(
         if spec.get("Type") == "CommaDelimitedList" and isinstance(default, str):
             default = default.split(",")
         values[name] = default
-    values.update(parameters or {})
+    for name, value in (parameters or {}).items():
+        _check_override(template.get("Parameters", {}), name, value)
+        values[name] = value
     conditions: dict[str, bool] = {}
 
     def operand(node: Any) -> Any:
@@ -192,6 +207,19 @@ def resolve(
         elif section != "Conditions":
             resolved[section] = copy.deepcopy(body)
     return resolved
+
+
+def _check_override(declared: Mapping[str, Any], name: str, value: Any) -> None:
+    """CloudFormation refuses an undeclared parameter or a value its constraints do not allow."""
+    if name not in declared:
+        raise ValueError(f"parameter {name!r} is not declared by the template")
+    spec = declared[name]
+    allowed = spec.get("AllowedValues")
+    if allowed is not None and str(value) not in {str(item) for item in allowed}:
+        raise ValueError(f"parameter {name}={value!r} is not one of {allowed}")
+    pattern = spec.get("AllowedPattern")
+    if pattern is not None and isinstance(value, str) and not re.fullmatch(pattern, value):
+        raise ValueError(f"parameter {name}={value!r} does not match {pattern}")
 
 
 def as_list(value: Any) -> list[Any]:
@@ -277,19 +305,34 @@ def step_sam_validate(sam: str) -> tuple[bool, str]:
 
 def step_transform() -> tuple[bool, str]:
     """Per mode: the transformed template (what CloudFormation receives; cfn-lint checks every
-    condition branch of it) and the same with conditions resolved for us-east-1 (checkov does
-    not look inside Fn::If, so it gets the roles as deployed)."""
+    condition branch of it) and the same with conditions resolved for us-east-1, once without a
+    baseline key and once with one (checkov does not look inside Fn::If, so it gets the roles as
+    deployed)."""
     BUILD.mkdir(exist_ok=True)
     for mode in MODES:
         transformed = transform(mode)
-        resolved = resolve(transformed, {"Mode": mode})
-        for path, content in ((built_path(mode), transformed), (built_path(mode, True), resolved)):
-            path.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
-    return True, f"{BUILD.relative_to(ROOT)}/template.{{{','.join(MODES)}}}[.resolved].json"
+        built_path(mode).write_text(json.dumps(transformed, indent=2) + "\n", encoding="utf-8")
+        for case, key in KEY_CASES:
+            resolved = resolve(transformed, {"Mode": mode, KEY_PARAMETER: key})
+            built_path(mode, True, case).write_text(
+                json.dumps(resolved, indent=2) + "\n", encoding="utf-8"
+            )
+    suffixes = ",".join(
+        ["", *(f".{case}.resolved" if case else ".resolved" for case, _ in KEY_CASES)]
+    )
+    return True, f"{BUILD.relative_to(ROOT)}/template.{{{','.join(MODES)}}}{{{suffixes}}}.json"
 
 
-def built_path(mode: str, resolved: bool = False) -> Path:
-    return BUILD / f"template.{mode}{'.resolved' if resolved else ''}.json"
+def built_path(mode: str, resolved: bool = False, key_case: str = "") -> Path:
+    """build/template.<mode>.json, or resolved: template.<mode>[.<key_case>].resolved.json."""
+    if not resolved:
+        return BUILD / f"template.{mode}.json"
+    return BUILD / f"template.{mode}{'.' + key_case if key_case else ''}.resolved.json"
+
+
+def resolved_builds() -> list[tuple[str, str, Path]]:
+    """(mode, EncryptionKmsKeyArn, path) of every resolved template step_transform writes."""
+    return [(mode, key, built_path(mode, True, case)) for mode in MODES for case, key in KEY_CASES]
 
 
 def step_cfn_lint(cfn_lint: str) -> tuple[bool, str]:
@@ -302,7 +345,7 @@ def step_cfn_lint(cfn_lint: str) -> tuple[bool, str]:
 
 
 def step_checkov(checkov: str) -> tuple[bool, str]:
-    files = [arg for mode in MODES for arg in ("-f", str(built_path(mode, True)))]
+    files = [arg for _, _, path in resolved_builds() for arg in ("-f", str(path))]
     # --skip-download: no platform call (without an API key checkov then only runs locally).
     flags = ["--quiet", "--compact", "--skip-download"]
     ok, output = _run([checkov, "--framework", "cloudformation", *files, *flags])
@@ -312,13 +355,17 @@ def step_checkov(checkov: str) -> tuple[bool, str]:
 def step_roles() -> tuple[bool, str]:
     write = remediator_write_actions(load_template())
     findings = []
-    for mode in MODES:
-        resolved = json.loads(built_path(mode, True).read_text(encoding="utf-8"))
+    for mode, key, path in resolved_builds():
+        resolved = json.loads(path.read_text(encoding="utf-8"))
         forbidden = write if mode == "report" else frozenset()
-        findings += [f"{mode}: {finding}" for finding in role_findings(resolved, forbidden)]
+        label = f"{mode} ({'with' if key else 'without'} baseline key)"
+        findings += [f"{label}: {finding}" for finding in role_findings(resolved, forbidden)]
     if findings:
         return False, "\n".join(findings)
-    return True, f"no wildcard action; report mode holds none of {len(write)} write actions"
+    return True, (
+        f"no wildcard action; report mode holds none of {len(write)} write actions"
+        f" (with and without a baseline key)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,11 @@
 
 Routing uses the template's own EventBridge patterns (tools.routing, moto's EventPattern); the
 roles are checked on the transformed template (tools.check_template), because cfn-lint and
-checkov do not see inside the SAM transform.
+checkov do not see inside the SAM transform. Roles are checked in both modes and both cases of
+EncryptionKmsKeyArn (no baseline key, a sample one), since condition HasEncryptionKey changes them.
+
+AUTOREMEDIATE_TEMPLATE points the tests at another copy of template.yaml (to check that a
+mutated template fails them); events, code and README are always this repository's.
 """
 
 from __future__ import annotations
@@ -19,14 +23,31 @@ from typing import Any
 
 import pytest
 
-from tools.check_template import as_list, resolve, role_findings, role_statements, transform
+from tools.check_template import (
+    KEY_PARAMETER,
+    SAMPLE_KMS_KEY_ARN,
+    as_list,
+    resolve,
+    role_findings,
+    role_statements,
+    transform,
+)
 from tools.routing import Function, functions, load_template, matches, routes
 
 ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = Path(os.environ.get("AUTOREMEDIATE_TEMPLATE", ROOT / "template.yaml"))
 EVENTS = ROOT / "events"
 FIXTURES = ROOT / "tests" / "fixtures" / "cloudtrail"
 CORPUS = Path(os.environ.get("AUTOREMEDIATE_CORPUS", ROOT.parent / "shared" / "corpus"))
 CLOUDTRAIL = "AWS API Call via CloudTrail"
+CONFIG_CHANGE = "Config Configuration Item Change"
+CONFIG_RESOURCE_TYPE = ("detail", "configurationItem", "resourceType")
+# IAM publishes its CloudTrail events to EventBridge in us-east-1 only (DESIGN.md): these
+# remediators exist there only; every other one deploys in any region.
+US_EAST_1_ONLY = frozenset({"iam_policy_least_privilege"})
+# EncryptionKmsKeyArn: empty (the AWS-managed keys) or a customer-managed baseline key.
+KEYS = pytest.mark.parametrize("key", ["", SAMPLE_KMS_KEY_ARN], ids=["no-key", "key"])
+MODES = pytest.mark.parametrize("mode", ["report", "enforce"])
 
 # What every function needs besides its remediator's own actions (DESIGN.md, contract).
 INFRASTRUCTURE_ACTIONS = frozenset(
@@ -43,8 +64,21 @@ INFRASTRUCTURE_ACTIONS = frozenset(
         "xray:PutTelemetryRecords",
     }
 )
-# X-Ray has no resource-level permissions; nothing else may be granted on "*".
-STAR_RESOURCE_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
+# Actions AWS does not scope by resource (no resource type in the Service Authorization
+# Reference): X-Ray, and EBS encryption by default, a region-wide account setting. Nothing else
+# may be granted on "*"; keep this list to what the template really uses.
+STAR_RESOURCE_ACTIONS = frozenset(
+    {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "ec2:GetEbsEncryptionByDefault",
+        "ec2:GetEbsDefaultKmsKeyId",
+        "ec2:EnableEbsEncryptionByDefault",
+        "ec2:ModifyEbsDefaultKmsKeyId",
+    }
+)
+# Every variable a function gets: Globals (COMMON_ENVIRONMENT and these) and its own.
+WIRING_ENVIRONMENT = frozenset({"LEDGER_TABLE", "TOPIC_ARN", "OWN_ROLE_ARNS"})
 COMMON_ENVIRONMENT = {
     "MODE": {"Ref": "Mode"},
     "EXEMPT_PRINCIPALS": {"Fn::Join": [",", {"Ref": "ExemptPrincipalArns"}]},
@@ -52,8 +86,17 @@ COMMON_ENVIRONMENT = {
     "POWERTOOLS_METRICS_NAMESPACE": "Autoremediate",
     "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},
 }
+BASELINE_KEY = {"ENCRYPTION_KMS_KEY_ARN": {"Ref": KEY_PARAMETER}}
 EXTRA_ENVIRONMENT: dict[str, dict[str, Any]] = {
     "iam_policy_least_privilege": {"WILDCARD_LEVEL": {"Ref": "WildcardLevel"}},
+    "s3_bucket_encryption": {**BASELINE_KEY, "S3_ENCRYPTION_LEVEL": {"Ref": "S3EncryptionLevel"}},
+    "s3_bucket_secure_transport": {},
+    "sns_topic_encryption": BASELINE_KEY,
+    "sqs_queue_encryption": {**BASELINE_KEY, "SQS_ENCRYPTION_LEVEL": {"Ref": "SqsEncryptionLevel"}},
+    "dynamodb_table_encryption": BASELINE_KEY,
+    "ec2_ebs_default_encryption": BASELINE_KEY,
+    # Named in the manual steps it reports; its role holds no KMS permission at all.
+    "rds_storage_encryption": BASELINE_KEY,
 }
 PSEUDO_PARAMETERS = {
     "AWS::AccountId",
@@ -67,7 +110,8 @@ PSEUDO_PARAMETERS = {
 
 @cache
 def template() -> dict[str, Any]:
-    return load_template()
+    """template.yaml as written (do not mutate)."""
+    return load_template(TEMPLATE)
 
 
 @cache
@@ -76,9 +120,11 @@ def template_functions() -> tuple[Function, ...]:
 
 
 @cache
-def built(mode: str, region: str = "us-east-1") -> dict[str, Any]:
-    """The transformed template as CloudFormation deploys it in `mode` (do not mutate)."""
-    return resolve(transform(mode), {"Mode": mode}, region=region)
+def built(mode: str, region: str = "us-east-1", key: str = "") -> dict[str, Any]:
+    """The transformed template as CloudFormation deploys it in `mode` and `region`, with `key`
+    as EncryptionKmsKeyArn (do not mutate)."""
+    parameters = {"Mode": mode, KEY_PARAMETER: key}
+    return resolve(transform(mode, template(), region), parameters, region=region)
 
 
 def function_ids() -> list[str]:
@@ -156,6 +202,44 @@ def value_at(event: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return node
 
 
+def trigger_of(event: Mapping[str, Any]) -> tuple[str, ...]:
+    """What a remediator declares it handles: a CloudTrail call (eventSource, eventName) or a
+    Config change of a resource type."""
+    detail = event.get("detail", {})
+    if event.get("detail-type") == CLOUDTRAIL:
+        return ("cloudtrail", str(detail.get("eventSource")), str(detail.get("eventName")))
+    if event.get("detail-type") == CONFIG_CHANGE:
+        return ("config", str(value_at(event, CONFIG_RESOURCE_TYPE)))
+    raise AssertionError(f"neither a CloudTrail call nor a Config change: {event!r:.200}")
+
+
+def lists(pattern: Mapping[str, Any], trigger: tuple[str, ...]) -> bool:
+    """Whether `pattern` names `trigger` literally (not through a prefix, wildcard or absence)."""
+
+    def named(path: tuple[str, ...], value: str) -> bool:
+        listed = value_at(pattern, path)
+        return isinstance(listed, list) and value in listed
+
+    if trigger[0] == "cloudtrail":
+        return named(("detail", "eventSource"), trigger[1]) and named(
+            ("detail", "eventName"), trigger[2]
+        )
+    return named(CONFIG_RESOURCE_TYPE, trigger[1])
+
+
+def declares(f: Function, event: Mapping[str, Any]) -> bool:
+    """Whether one of `f`'s patterns both matches `event` and names its trigger."""
+    trigger = trigger_of(event)
+    return any(matches(p, event) and lists(p, trigger) for p in f.patterns)
+
+
+@cache
+def sample_triggers(logical_id: str) -> frozenset[tuple[str, ...]]:
+    """Triggers of a function's own sample events (a failed call is none)."""
+    events = [load(path) for path in samples(function(logical_id))]
+    return frozenset(trigger_of(e) for e in events if "errorCode" not in e.get("detail", {}))
+
+
 def resource_of(resource_ref: Any) -> str:
     """Logical id that a Ref / GetAtt points at."""
     if isinstance(resource_ref, dict) and "Ref" in resource_ref:
@@ -176,6 +260,40 @@ def allowed_actions(resolved: dict[str, Any], role: str) -> set[str]:
         if name == role and statement.get("Effect") == "Allow"
         for action in as_list(statement["Action"])
     }
+
+
+def allow_statements(resolved: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for name, statement in role_statements(resolved)
+        if name == role and statement.get("Effect") == "Allow"
+    ]
+
+
+def is_kms(action: str) -> bool:
+    return action.lower().startswith("kms:")
+
+
+def on_aws_managed_alias_only(statement: Mapping[str, Any]) -> bool:
+    """Whether the statement applies only to keys asked for by an AWS-managed alias
+    (kms:RequestAlias equal to alias/aws/<service>)."""
+    condition = statement.get("Condition", {})
+    equals = condition.get("StringEquals", {}) if isinstance(condition, Mapping) else {}
+    aliases = as_list(equals.get("kms:RequestAlias", []))
+    return bool(aliases) and all(
+        isinstance(a, str) and re.fullmatch(r"alias/aws/[a-z0-9-]+", a) for a in aliases
+    )
+
+
+def on_stack_keys_only(resolved: dict[str, Any], statement: Mapping[str, Any]) -> bool:
+    """Whether the statement grants only the infrastructure's use of this stack's own keys."""
+    resources = as_list(statement.get("Resource", []))
+    return set(as_list(statement["Action"])) <= INFRASTRUCTURE_ACTIONS and all(
+        isinstance(r, dict)
+        and set(r) & {"Ref", "Fn::GetAtt"}
+        and resolved["Resources"].get(resource_of(r), {}).get("Type") == "AWS::KMS::Key"
+        for r in resources
+    )
 
 
 def references(node: Any) -> Iterator[str]:
@@ -234,6 +352,8 @@ def test_environment_carries_the_configuration(logical_id: str) -> None:
     resources = template()["Resources"]
     expected = {**COMMON_ENVIRONMENT, **EXTRA_ENVIRONMENT.get(f.handler_module, {})}
     assert {k: f.environment.get(k) for k in expected} == expected
+    # Nothing else: a setting a module does not use (or a new one nobody checks here) fails.
+    assert set(f.environment) - WIRING_ENVIRONMENT == set(expected)
     assert resources[resource_of(f.environment["LEDGER_TABLE"])]["Type"] == "AWS::DynamoDB::Table"
     assert resources[resource_of(f.environment["TOPIC_ARN"])]["Type"] == "AWS::SNS::Topic"
     role = resources[resource_of(template()["Resources"][logical_id]["Properties"]["Role"])]
@@ -285,13 +405,28 @@ def test_every_function_has_sample_events(logical_id: str) -> None:
 @pytest.mark.parametrize(
     ("logical_id", "path"), all_samples(), ids=[p.name for _, p in all_samples()]
 )
-def test_sample_event_reaches_its_function_only(logical_id: str, path: Path) -> None:
+def test_sample_event_reaches_its_function_and_only_those_that_handle_it(
+    logical_id: str, path: Path
+) -> None:
+    """A sample reaches its own function, which names its trigger. It may also reach another
+    function only when that one names the trigger too and has a sample of it (two controls on
+    one resource, e.g. CreateBucket: encryption and TLS-only policy): nothing reaches a function
+    by accident, through a pattern that does not list the event."""
     event = load(path)
-    reached = [f.logical_id for f in routes(template_functions(), event)]
+    reached = routes(template_functions(), event)
     if "errorCode" in event.get("detail", {}):
         assert reached == [], "a failed call changed nothing and must not trigger"
-    else:
-        assert reached == [logical_id]
+        return
+    assert logical_id in [f.logical_id for f in reached]
+    assert declares(function(logical_id), event), f"{logical_id} does not list {path.name}"
+    trigger = trigger_of(event)
+    undeclared = [
+        f.logical_id
+        for f in reached
+        if f.logical_id != logical_id
+        and not (declares(f, event) and trigger in sample_triggers(f.logical_id))
+    ]
+    assert undeclared == [], f"{trigger} reaches functions that do not handle it"
 
 
 @pytest.mark.parametrize("logical_id", function_ids())
@@ -357,45 +492,68 @@ def test_real_corpus_config_events_route_by_resource_type() -> None:
 # ------------------------------------------------------------------------------------ roles
 
 
-@pytest.mark.parametrize("mode", ["report", "enforce"])
-def test_no_wildcard_action_in_any_role(mode: str) -> None:
-    assert role_findings(built(mode)) == []
+@KEYS
+@MODES
+def test_no_wildcard_action_in_any_role(mode: str, key: str) -> None:
+    assert role_findings(built(mode, key=key)) == []
 
 
-@pytest.mark.parametrize("mode", ["report", "enforce"])
-def test_no_wildcard_action_in_any_policy(mode: str) -> None:
+@KEYS
+@MODES
+def test_no_wildcard_action_in_any_policy(mode: str, key: str) -> None:
     """Key and queue policies too: least privilege applies to us first."""
     wildcards = [
         statement.get("Sid", statement)
-        for statement in policy_statements(built(mode)["Resources"])
+        for statement in policy_statements(built(mode, key=key)["Resources"])
         if "NotAction" in statement or any("*" in a for a in as_list(statement["Action"]))
     ]
     assert wildcards == []
 
 
+def assert_holds(resolved: dict[str, Any], f: Function, wanted: set[str], key: str) -> None:
+    """With a baseline key the role holds every action in `wanted`. Without one it holds every
+    non-KMS action of `wanted`, and KMS only on this stack's own keys (the infrastructure's) or
+    on keys asked for by an AWS-managed alias: there is no customer key to use."""
+    role = function_role(resolved, f)
+    held = allowed_actions(resolved, role)
+    if key:
+        assert wanted - held == set()
+        return
+    assert {a for a in wanted if not is_kms(a)} - held == set()
+    kms_elsewhere = [
+        statement.get("Sid", statement)
+        for statement in allow_statements(resolved, role)
+        if any(is_kms(a) for a in as_list(statement["Action"]))
+        and not on_stack_keys_only(resolved, statement)
+        and not on_aws_managed_alias_only(statement)
+    ]
+    assert kms_elsewhere == [], "KMS granted without a baseline key"
+
+
+@KEYS
 @pytest.mark.parametrize("logical_id", function_ids())
-def test_report_mode_role_reads_and_cannot_write(logical_id: str) -> None:
+def test_report_mode_role_reads_and_cannot_write(logical_id: str, key: str) -> None:
     f = function(logical_id)
-    resolved = built("report")
+    resolved = built("report", key=key)
+    assert_holds(resolved, f, set(remediator(f).read_actions), key)
     held = allowed_actions(resolved, function_role(resolved, f))
-    assert set(remediator(f).read_actions) - held == set()
     assert held & set(remediator(f).write_actions) == set()
 
 
+@KEYS
 @pytest.mark.parametrize("logical_id", function_ids())
-def test_enforce_mode_role_can_write(logical_id: str) -> None:
+def test_enforce_mode_role_can_write(logical_id: str, key: str) -> None:
     f = function(logical_id)
-    resolved = built("enforce")
-    held = allowed_actions(resolved, function_role(resolved, f))
     wanted = {*remediator(f).read_actions, *remediator(f).write_actions}
-    assert wanted - held == set()
+    assert_holds(built("enforce", key=key), f, wanted, key)
 
 
-@pytest.mark.parametrize("mode", ["report", "enforce"])
+@KEYS
+@MODES
 @pytest.mark.parametrize("logical_id", function_ids())
-def test_role_holds_nothing_unlisted(logical_id: str, mode: str) -> None:
+def test_role_holds_nothing_unlisted(logical_id: str, mode: str, key: str) -> None:
     f = function(logical_id)
-    resolved = built(mode)
+    resolved = built(mode, key=key)
     role = function_role(resolved, f)
     listed = {*remediator(f).read_actions, *remediator(f).write_actions, *INFRASTRUCTURE_ACTIONS}
     actions = {
@@ -407,46 +565,111 @@ def test_role_holds_nothing_unlisted(logical_id: str, mode: str) -> None:
     assert actions - listed == set()
 
 
+# An ARN in Fn::Sub: a ${...} variable (AWS::Region has colons of its own) is one piece of a field.
+_FIELD = r"((?:\$\{[^}]*\}|[^:$])*)"
+ARN = re.compile(rf"arn:\$\{{AWS::Partition\}}:([a-z0-9-]+):{_FIELD}:{_FIELD}:(.+)")
+ACCOUNT_ID = "${AWS::AccountId}"
+AWS_MANAGED_POLICIES = "arn:${AWS::Partition}:iam::aws:policy/*"
+
+
+def in_own_account(statement: Mapping[str, Any]) -> bool:
+    """Whether S3 resources are limited to this account's buckets (bucket ARNs carry no
+    account: s3:ResourceAccount is what scopes them)."""
+    condition = statement.get("Condition", {})
+    equals = condition.get("StringEquals", {}) if isinstance(condition, Mapping) else {}
+    value = as_list(equals.get("s3:ResourceAccount", []))
+    return value in ([{"Ref": "AWS::AccountId"}], [{"Fn::Sub": ACCOUNT_ID}])
+
+
+def unscoped(
+    resolved: dict[str, Any], f: Function, statement: Mapping[str, Any], resource: Any, key: str
+) -> str | None:
+    """Why `resource` of an Allow statement is not scoped to this account (None: it is)."""
+    actions = set(as_list(statement["Action"]))
+    if resource == "*":
+        extra = actions - STAR_RESOURCE_ACTIONS
+        return f"{sorted(extra)} on '*'" if extra else None
+    if resource == {"Ref": KEY_PARAMETER}:
+        if not key:
+            return "the baseline key, which is not set (condition HasEncryptionKey)"
+        other = sorted(a for a in actions if not is_kms(a))
+        return f"{other} on the baseline key" if other else None
+    if isinstance(resource, dict) and set(resource) == {"Fn::Sub"}:
+        text = resource["Fn::Sub"]
+        if not isinstance(text, str):
+            return "Fn::Sub with its own variables (they could stand for another account)"
+        if text == AWS_MANAGED_POLICIES:  # readable by anyone, changeable by nobody
+            writes = sorted(actions - set(remediator(f).read_actions))
+            return f"{writes} on AWS managed policies" if writes else None
+        arn = ARN.fullmatch(text)
+        if not arn:
+            return f"{text} is not an ARN of the stack's partition"
+        service, region, account, rest = arn.groups()
+        if service == "s3" and region == account == "":
+            return None if in_own_account(statement) else "bucket ARN without s3:ResourceAccount"
+        if account != ACCOUNT_ID:
+            return f"{text} is not in this account"
+        if service == "kms" and "*" in rest and not on_aws_managed_alias_only(statement):
+            return f"{text}: any key of the account, not only an AWS-managed alias"
+        return None
+    if isinstance(resource, dict) and len(resource) == 1 and set(resource) <= {"Ref", "Fn::GetAtt"}:
+        name = resource_of(resource)
+        return None if name in resolved["Resources"] else f"{name} is not a resource of the stack"
+    return f"{resource!r} is not scoped"
+
+
+@KEYS
+@MODES
 @pytest.mark.parametrize("logical_id", function_ids())
-def test_role_grants_on_named_resources_only(logical_id: str) -> None:
-    """Only X-Ray gets "*"; IAM actions reach this account's principals and policies (and AWS
-    managed policies, which anyone may read) only."""
-    resolved = built("enforce")
-    role = function_role(resolved, function(logical_id))
-    own_account = re.compile(r"arn:\$\{AWS::Partition\}:iam::(\$\{AWS::AccountId\}|aws):")
-    for name, statement in role_statements(resolved):
-        if name != role or statement["Effect"] != "Allow":
-            continue
-        for resource in as_list(statement["Resource"]):
-            if resource == "*":
-                assert set(as_list(statement["Action"])) <= STAR_RESOURCE_ACTIONS, statement
-            elif isinstance(resource, dict) and "Fn::Sub" in resource:
-                assert own_account.match(resource["Fn::Sub"]), statement
-            else:
-                assert resource_of(resource) in resolved["Resources"], statement
+def test_role_grants_on_own_account_resources_only(logical_id: str, mode: str, key: str) -> None:
+    """Every resource is this stack's, this account's (by ARN, or by s3:ResourceAccount for
+    bucket ARNs), the baseline key (only when it is set), any key only when asked for by an
+    AWS-managed alias, or AWS managed IAM policies (read only). "*" only for the actions AWS
+    does not scope by resource."""
+    f = function(logical_id)
+    resolved = built(mode, key=key)
+    problems = []
+    for statement in allow_statements(resolved, function_role(resolved, f)):
+        if "NotResource" in statement:
+            problems.append(f"{statement.get('Sid')}: NotResource")
+        for resource in as_list(statement.get("Resource", [])):
+            problem = unscoped(resolved, f, statement, resource, key)
+            if problem:
+                problems.append(f"{statement.get('Sid')}: {problem}")
+    assert problems == []
 
 
 # ------------------------------------------------------------------- stack shape and config
 
 
+@KEYS
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
-def test_every_reference_resolves_in_every_region(region: str) -> None:
-    """IAM events reach us-east-1 only: elsewhere the IAM remediator is absent, and nothing
-    that stays may point at it."""
-    resolved = built("enforce", region)
-    known = {*resolved["Resources"], *resolved["Parameters"], *PSEUDO_PARAMETERS}
-    dangling = set(references(resolved["Resources"])) | set(references(resolved["Outputs"]))
+def test_every_reference_resolves_in_every_region(region: str, key: str) -> None:
+    """IAM events reach us-east-1 only: elsewhere the IAM remediator, its role and its log
+    group are absent, every other function is there, and nothing that stays points at what
+    is gone."""
+    resolved = built("enforce", region, key)
+    resources = resolved["Resources"]
+    known = {*resources, *resolved["Parameters"], *PSEUDO_PARAMETERS}
+    dangling = set(references(resources)) | set(references(resolved["Outputs"]))
     assert dangling - known == set()
-    functions_there = [
-        r for r in resolved["Resources"].values() if r["Type"] == "AWS::Lambda::Function"
-    ]
-    assert bool(functions_there) == (region == "us-east-1")
-    assert "LedgerTable" in resolved["Resources"]
+    expected = {
+        f.logical_id
+        for f in template_functions()
+        if region == "us-east-1" or f.handler_module not in US_EAST_1_ONLY
+    }
+    there = {name for name, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
+    assert there == expected
+    for f in template_functions():
+        props = template()["Resources"][f.logical_id]["Properties"]
+        own = {resource_of(props["Role"]), resource_of(props["LoggingConfig"]["LogGroup"])}
+        assert own & set(resources) == (own if f.logical_id in expected else set()), f.logical_id
+    assert "LedgerTable" in resources
 
 
 def test_reserved_concurrency_only_when_asked() -> None:
     def reserved(value: str) -> Any:
-        resolved = resolve(transform("report"), {"IamReservedConcurrency": value})
+        resolved = resolve(transform("report", template()), {"IamReservedConcurrency": value})
         props = resolved["Resources"]["IamPolicyLeastPrivilegeFunction"]["Properties"]
         return props.get("ReservedConcurrentExecutions")
 
