@@ -15,19 +15,37 @@ Run = Callable[..., list[Outcome]]
 
 
 @pytest.fixture
-def run(aws: Any, stack: Any, fixed_now: datetime) -> Run:
-    """run(event, mode="report", exempt="", aws_=None, remediator=IAM) -> outcomes, through the
-    real runner, with the stack's settings."""
+def make_run(aws: Any, stack: Any, fixed_now: datetime) -> Callable[..., Run]:
+    """make_run(remediator, own_role=None) -> run, through the real runner with the stack's
+    settings. `own_role` is the function's own role ARN for the loop guard (OWN_ROLE_ARNS);
+    without it, the stack's default. A test file for another remediator overrides `run` with
+    `make_run(REMEDIATOR, own_role=OWN_ROLE)`."""
 
-    def _run(
-        event: dict[str, Any],
-        mode: str = "report",
-        exempt: str = "",
-        aws_: Any = None,
-        remediator: Any = REMEDIATOR,
-    ) -> list[Outcome]:
-        env = {**stack.env(mode), "EXEMPT_PRINCIPALS": exempt}
-        runner = Runner(remediator, Settings.from_env(env), aws_ or aws, now=lambda: fixed_now)
-        return runner.run(event)
+    def make(remediator: Any, own_role: str | None = None) -> Run:
+        def run(
+            event: Any, mode: str = "report", *, exempt: str = "", aws_: Any = None
+        ) -> list[Outcome]:
+            """run(event, mode="report", exempt="", aws_=None) -> outcomes; `exempt` is
+            EXEMPT_PRINCIPALS, `aws_` the clients the runner gets (moto's by default)."""
+            env = {**stack.env(mode), "EXEMPT_PRINCIPALS": exempt}
+            if own_role is not None:
+                env["OWN_ROLE_ARNS"] = own_role
+            runner = Runner(remediator, Settings.from_env(env), aws_ or aws, now=lambda: fixed_now)
+            return runner.run(event)
 
-    return _run
+        return run
+
+    return make
+
+
+@pytest.fixture
+def run(make_run: Callable[..., Run]) -> Run:
+    """The IAM remediator with the stack's own role: see `make_run`."""
+    return make_run(REMEDIATOR)
+
+
+@pytest.fixture
+def no_baseline_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No baseline KMS key unless the test sets ENCRYPTION_KMS_KEY_ARN itself (opt in with
+    `pytestmark = pytest.mark.usefixtures("no_baseline_key")`)."""
+    monkeypatch.delenv("ENCRYPTION_KMS_KEY_ARN", raising=False)

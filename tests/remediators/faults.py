@@ -6,28 +6,15 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tests.remediators.stubs import ReplacedAws
 
-class FailingAws:
+
+class FailingAws(ReplacedAws):
     """Clients whose `operation` (on `service`) raises the AWS error `code`; all else is moto."""
 
     def __init__(self, aws: Any, operation: str, code: str, service: str = "iam"):
-        self.aws, self.operation, self.code, self.service = aws, operation, code, service
+        super().__init__(aws, service, (operation,))
+        self.operation, self.code = operation, code
 
-    def __call__(self, service: str) -> Any:
-        client = self.aws(service)
-        if service != self.service:
-            return client
-        failing = self
-
-        class Proxy:
-            def __getattr__(self, name: str) -> Any:
-                if name == failing.operation:
-
-                    def fail(**_: Any) -> Any:
-                        raise ClientError({"Error": {"Code": failing.code, "Message": "nope"}},
-                                          name)  # fmt: skip
-
-                    return fail
-                return getattr(client, name)
-
-        return Proxy()
+    def answer(self, operation: str, params: dict[str, Any]) -> Any:
+        raise ClientError({"Error": {"Code": self.code, "Message": "nope"}}, operation)

@@ -9,27 +9,24 @@ the change to moto's table as DynamoDB would. Every other call is served by moto
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
-from botocore.stub import Stubber
 
 import dynamodb_table_encryption as module
 from core.clients import Clients
 from core.ledger import Ledger
 from core.outcome import Outcome, Status
-from core.runner import Runner, TransientError
-from core.settings import Settings
+from core.runner import TransientError
 from core.undo import undo
 from dynamodb_table_encryption import REMEDIATOR
+from tests.remediators.calls import api_calls, ledger_records
 from tests.remediators.faults import FailingAws
+from tests.remediators.stubs import StubbedAws
 from tools.scenario import ACCOUNT, REGION, inbox, load_event
 
 M = "dynamodb_table_encryption"
@@ -45,24 +42,13 @@ TRIGGERS = ["CreateTable", "UpdateTable", "Config-Table"]
 WRITES = {"UpdateTable"}
 
 Run = Callable[..., list[Outcome]]
-
-
-@pytest.fixture(autouse=True)
-def no_baseline_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ENCRYPTION_KMS_KEY_ARN", raising=False)
+pytestmark = pytest.mark.usefixtures("no_baseline_key")  # a baseline key only where a test sets one
 
 
 @pytest.fixture
-def run(aws: Any, stack: Any, fixed_now: datetime) -> Run:
+def run(make_run: Callable[..., Run]) -> Run:
     """The real runner with the stack's settings, and this function's own role for the guard."""
-
-    def _run(event: Any, mode: str = "report", aws_: Any = None) -> list[Outcome]:
-        env = {**stack.env(mode), "OWN_ROLE_ARNS": OWN_ROLE}
-        return Runner(REMEDIATOR, Settings.from_env(env), aws_ or aws, now=lambda: fixed_now).run(
-            event
-        )
-
-    return _run
+    return make_run(REMEDIATOR, own_role=OWN_ROLE)
 
 
 def make_table(aws: Any, name: str = "orders", sse: dict[str, Any] | None = None) -> None:
@@ -89,38 +75,24 @@ def new_key(aws: Any, description: str) -> str:
     return str(aws("kms").create_key(Description=description)["KeyMetadata"]["Arn"])
 
 
-class StubbedUpdateTable:
+class StubbedUpdateTable(StubbedAws):
     """`aws` as the runner sees it, with dynamodb.update_table stubbed and emulated (see top)."""
 
+    SERVICE, OPERATIONS = "dynamodb", ("update_table",)
+
     def __init__(self, aws: Any, before_write: Callable[[], None] = lambda: None) -> None:
-        self.aws, self.before_write = aws, before_write
-        self.client = boto3.client("dynamodb", region_name=REGION)
-        self.stubber = Stubber(self.client)
-        self.stubber.activate()
+        super().__init__(aws)
+        self.before_write = before_write
         self.calls: list[dict[str, Any]] = []
 
-    def __call__(self, service: str) -> Any:
-        client = self.aws(service)
-        if service != "dynamodb":
-            return client
-        outer = self
-
-        class Proxy:
-            def __getattr__(self, name: str) -> Any:
-                return outer.update_table if name == "update_table" else getattr(client, name)
-
-        return Proxy()
-
-    def update_table(self, **params: Any) -> Any:
+    def answer(self, operation: str, params: dict[str, Any]) -> Any:
         from moto.dynamodb.models import dynamodb_backends
 
         self.before_write()
         self.calls.append(params)
         name = params["TableName"]
         described = {"TableDescription": {"TableName": name, "TableStatus": "UPDATING"}}
-        self.stubber.add_response("update_table", described, params)
-        response = self.client.update_table(**params)
-        self.stubber.assert_no_pending_responses()
+        response = self.reply(operation, params, described)
         table = dynamodb_backends[ACCOUNT][REGION].tables[name]
         spec = params["SSESpecification"]
         if spec["Enabled"]:
@@ -129,24 +101,6 @@ class StubbedUpdateTable:
         else:
             table.sse_specification = None  # back to the AWS-owned key
         return response
-
-
-@contextmanager
-def api_calls(aws: Any, *services: str) -> Iterator[list[str]]:
-    """Every API call made on these services' clients, as IAM actions (service:Operation)."""
-    seen: list[str] = []
-
-    def record(event_name: str, **_: Any) -> None:
-        _prefix, service, operation = event_name.split(".")
-        seen.append(f"{service}:{operation}")
-
-    for service in services:
-        aws(service).meta.events.register(f"before-call.{service}", record)
-    try:
-        yield seen
-    finally:
-        for service in services:
-            aws(service).meta.events.unregister(f"before-call.{service}", record)
 
 
 # ------------------------------------------------------------------------------ each trigger
@@ -338,8 +292,7 @@ def test_ledger_holds_the_original_before_the_write(aws, stack, run):
     seen: list[dict[str, Any]] = []
 
     def look_at_ledger() -> None:
-        items = aws("dynamodb").scan(TableName=stack.table)["Items"]
-        seen.extend(json.loads(i["record"]["S"]) for i in items)
+        seen.extend(ledger_records(aws, stack.table))
 
     [outcome] = run(
         load_event("CreateTable", M), "enforce", aws_=StubbedUpdateTable(aws, look_at_ledger)

@@ -8,25 +8,20 @@ state as EC2 would answer ("alias/aws/ebs" until a default key is set). Everythi
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Callable
 from typing import Any, cast
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
 import ec2_ebs_default_encryption as module
 from core.clients import Clients
 from core.ledger import Ledger
 from core.outcome import Outcome, Status
-from core.runner import Runner
-from core.settings import Settings
 from core.undo import undo
 from ec2_ebs_default_encryption import REMEDIATOR
+from tests.remediators.calls import api_calls, ledger_before
 from tests.remediators.faults import FailingAws
+from tests.remediators.stubs import StubbedAws
 from tools.scenario import ACCOUNT, REGION, inbox, load_event
 
 M = "ec2_ebs_default_encryption"
@@ -40,23 +35,13 @@ EVENT = "DisableEbsEncryptionByDefault"
 WRITES = {"ec2:EnableEbsEncryptionByDefault", "ec2:ModifyEbsDefaultKmsKeyId"}
 
 Run = Callable[..., list[Outcome]]
-
-
-@pytest.fixture(autouse=True)
-def no_baseline_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ENCRYPTION_KMS_KEY_ARN", raising=False)
+pytestmark = pytest.mark.usefixtures("no_baseline_key")  # a baseline key only where a test sets one
 
 
 @pytest.fixture
-def run(aws: Any, stack: Any, fixed_now: datetime) -> Run:
+def run(make_run: Callable[..., Run]) -> Run:
     """The real runner with the stack's settings, and this function's own role for the guard."""
-
-    def _run(event: Any, mode: str = "report", aws_: Any = None, exempt: str = "") -> list[Outcome]:
-        env = {**stack.env(mode), "OWN_ROLE_ARNS": OWN_ROLE, "EXEMPT_PRINCIPALS": exempt}
-        runner = Runner(REMEDIATOR, Settings.from_env(env), aws_ or aws, now=lambda: fixed_now)
-        return runner.run(event)
-
-    return _run
+    return make_run(REMEDIATOR, own_role=OWN_ROLE)
 
 
 def backend() -> Any:
@@ -73,58 +58,21 @@ def new_key(aws: Any, description: str) -> str:
     return str(aws("kms").create_key(Description=description)["KeyMetadata"]["Arn"])
 
 
-class StubbedEbsKey:
+class StubbedEbsKey(StubbedAws):
     """`aws` as the runner sees it, with the two EBS default-key calls moto lacks (see top)."""
 
-    OPERATIONS = ("get_ebs_default_kms_key_id", "reset_ebs_default_kms_key_id")
+    SERVICE, OPERATIONS = "ec2", ("get_ebs_default_kms_key_id", "reset_ebs_default_kms_key_id")
 
     def __init__(self, aws: Any) -> None:
-        self.aws = aws
-        self.client = boto3.client("ec2", region_name=REGION)
-        self.stubber = Stubber(self.client)
-        self.stubber.activate()
+        super().__init__(aws)
         self.calls: list[str] = []
 
-    def __call__(self, service: str) -> Any:
-        client = self.aws(service)
-        if service != "ec2":
-            return client
-        outer = self
-
-        class Proxy:
-            def __getattr__(self, name: str) -> Any:
-                if name in outer.OPERATIONS:
-                    return lambda **params: outer.call(name, params)
-                return getattr(client, name)
-
-        return Proxy()
-
-    def call(self, operation: str, params: dict[str, Any]) -> Any:
+    def answer(self, operation: str, params: dict[str, Any]) -> Any:
         self.calls.append(operation)
         if operation == "reset_ebs_default_kms_key_id":
             backend().default_kms_key_id = ""  # EC2 then uses alias/aws/ebs again
         key = backend().default_kms_key_id or "alias/aws/ebs"
-        self.stubber.add_response(operation, {"KmsKeyId": key}, params)
-        response = getattr(self.client, operation)(**params)
-        self.stubber.assert_no_pending_responses()
-        return response
-
-
-@contextmanager
-def api_calls(aws: Any, *services: str) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(event_name: str, **_: Any) -> None:
-        _prefix, service, operation = event_name.split(".")
-        seen.append(f"{service}:{operation}")
-
-    for service in services:
-        aws(service).meta.events.register(f"before-call.{service}", record)
-    try:
-        yield seen
-    finally:
-        for service in services:
-            aws(service).meta.events.unregister(f"before-call.{service}", record)
+        return self.reply(operation, params, {"KmsKeyId": key})
 
 
 def test_report_mode_reports_and_changes_nothing(aws, stack, run):
@@ -253,19 +201,8 @@ def test_disabled_baseline_key_fails_with_a_clear_message_and_changes_nothing(
 
 
 def test_ledger_holds_the_original_before_the_write(aws, stack, run):
-    seen: list[dict[str, Any]] = []
-
-    def look_at_ledger(**_: Any) -> None:
-        items = aws("dynamodb").scan(TableName=stack.table)["Items"]
-        seen.extend(json.loads(i["record"]["S"]) for i in items)
-
-    aws("ec2").meta.events.register("before-call.ec2.EnableEbsEncryptionByDefault", look_at_ledger)
-    try:
+    with ledger_before(aws, stack.table, "ec2", "EnableEbsEncryptionByDefault") as seen:
         [outcome] = run(load_event(EVENT, M), "enforce")
-    finally:
-        aws("ec2").meta.events.unregister(
-            "before-call.ec2.EnableEbsEncryptionByDefault", look_at_ledger
-        )
 
     assert outcome.status is Status.REMEDIATED
     [entry] = seen

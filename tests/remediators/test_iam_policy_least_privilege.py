@@ -13,6 +13,7 @@ from core.outcome import Status
 from core.undo import undo
 from iam_grants import DENY_ALL_TRUST
 from tests.remediators import iam_state as state
+from tests.remediators.calls import api_calls, ledger_before
 from tests.remediators.faults import FailingAws
 from tools.scenario import inbox, load_event, prepare
 
@@ -166,17 +167,9 @@ def test_enforce_mode_fixes_exactly_what_it_should_and_can_be_undone(aws, stack,
 def test_ledger_holds_the_original_before_the_write(aws, stack, run):
     event = prepare(aws, "PutRolePolicy")
     original = state.inline(aws, "role", "app-deploy-role", "deploy-wildcard")
-    seen: list[dict[str, Any]] = []
 
-    def look_at_ledger(**_: Any) -> None:
-        items = aws("dynamodb").scan(TableName=stack.table)["Items"]
-        seen.extend(json.loads(i["record"]["S"]) for i in items)
-
-    aws("iam").meta.events.register("before-call.iam.PutRolePolicy", look_at_ledger)
-    try:
+    with ledger_before(aws, stack.table, "iam", "PutRolePolicy") as seen:
         [outcome] = run(event, "enforce")
-    finally:
-        aws("iam").meta.events.unregister("before-call.iam.PutRolePolicy", look_at_ledger)
 
     assert outcome.status is Status.REMEDIATED
     [entry] = seen
@@ -485,16 +478,9 @@ def test_every_call_is_a_declared_action(aws, stack, run, name):
     from iam_policy_least_privilege import REMEDIATOR
 
     event = prepare(aws, name)
-    seen: list[str] = []
 
-    def record(model: Any, **_: Any) -> None:
-        seen.append(f"iam:{model.name}")
-
-    aws("iam").meta.events.register("before-call.iam", record)
-    try:
+    with api_calls(aws, "iam") as seen:
         [outcome] = run(event, "enforce")
-    finally:
-        aws("iam").meta.events.unregister("before-call.iam", record)
 
     assert outcome.status is Status.REMEDIATED
     reads = {a for a in seen if a not in REMEDIATOR.write_actions}

@@ -6,9 +6,7 @@ in report AND enforce mode, the notification carries the manual steps, and nothi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,9 +14,8 @@ import pytest
 import rds_storage_encryption as module
 from core.ledger import Ledger
 from core.outcome import Outcome, Status
-from core.runner import Runner
-from core.settings import Settings
 from rds_storage_encryption import REMEDIATOR
+from tests.remediators.calls import api_calls
 from tests.remediators.faults import FailingAws
 from tools.scenario import ACCOUNT, REGION, inbox, load_event
 
@@ -42,23 +39,13 @@ CASES = {
 }  # fmt: skip
 
 Run = Callable[..., list[Outcome]]
-
-
-@pytest.fixture(autouse=True)
-def no_baseline_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ENCRYPTION_KMS_KEY_ARN", raising=False)
+pytestmark = pytest.mark.usefixtures("no_baseline_key")  # a baseline key only where a test sets one
 
 
 @pytest.fixture
-def run(aws: Any, stack: Any, fixed_now: datetime) -> Run:
+def run(make_run: Callable[..., Run]) -> Run:
     """The real runner with the stack's settings, and this function's own role for the guard."""
-
-    def _run(event: Any, mode: str = "report", aws_: Any = None) -> list[Outcome]:
-        env = {**stack.env(mode), "OWN_ROLE_ARNS": OWN_ROLE}
-        runner = Runner(REMEDIATOR, Settings.from_env(env), aws_ or aws, now=lambda: fixed_now)
-        return runner.run(event)
-
-    return _run
+    return make_run(REMEDIATOR, own_role=OWN_ROLE)
 
 
 def databases(aws: Any, encrypted: bool = False) -> None:
@@ -89,20 +76,6 @@ def state(aws: Any) -> Any:
     )  # fmt: skip
 
 
-@contextmanager
-def rds_calls(aws: Any) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(event_name: str, **_: Any) -> None:
-        seen.append("rds:" + event_name.split(".")[2])
-
-    aws("rds").meta.events.register("before-call.rds", record)
-    try:
-        yield seen
-    finally:
-        aws("rds").meta.events.unregister("before-call.rds", record)
-
-
 @pytest.mark.parametrize("mode", ["report", "enforce"])
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_unencrypted_storage_is_reported_with_manual_steps_in_every_mode(
@@ -112,7 +85,7 @@ def test_unencrypted_storage_is_reported_with_manual_steps_in_every_mode(
     before = state(aws)
     resource, step = CASES[name]
 
-    with rds_calls(aws) as calls:
+    with api_calls(aws, "rds") as calls:
         [outcome] = run(load_event(name, M), mode)
 
     assert outcome.status is Status.WOULD_REMEDIATE, outcome.reason
@@ -204,7 +177,7 @@ def test_access_denied_fails_loudly(aws, stack, run):
 def test_own_changes_and_failed_calls_are_skipped_quietly(aws, stack, run, name):
     databases(aws)
 
-    with rds_calls(aws) as calls:
+    with api_calls(aws, "rds") as calls:
         [outcome] = run(load_event(name, M), "enforce")
 
     assert outcome.status is Status.SKIPPED and outcome.quiet

@@ -3,9 +3,7 @@ after. moto, unlike AWS since 2023, gives a new bucket no default encryption at 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -14,10 +12,10 @@ from botocore.exceptions import ClientError
 import s3_bucket_encryption as module
 from core.ledger import Ledger
 from core.outcome import Outcome, Status
-from core.runner import Runner
-from core.settings import Settings, SettingsError
+from core.settings import SettingsError
 from core.undo import undo
 from s3_bucket_encryption import REMEDIATOR
+from tests.remediators.calls import api_calls, ledger_before
 from tests.remediators.faults import FailingAws
 from tools.scenario import inbox, load_event
 
@@ -44,25 +42,18 @@ KMS_AWS_MANAGED = {
 }
 WRITES = {"PutBucketEncryption", "DeleteBucketEncryption"}
 IAM_NAMES = {
-    "GetBucketEncryption": "s3:GetEncryptionConfiguration",
-    "PutBucketEncryption": "s3:PutEncryptionConfiguration",
-    "DeleteBucketEncryption": "s3:PutEncryptionConfiguration",
+    "s3:GetBucketEncryption": "s3:GetEncryptionConfiguration",
+    "s3:PutBucketEncryption": "s3:PutEncryptionConfiguration",
+    "s3:DeleteBucketEncryption": "s3:PutEncryptionConfiguration",
 }
 
 Run = Callable[..., list[Outcome]]
 
 
 @pytest.fixture
-def run(aws: Any, stack: Any, fixed_now: datetime) -> Run:
+def run(make_run: Callable[..., Run]) -> Run:
     """The real runner with this function's settings (its own role for the loop guard)."""
-
-    def _run(event: dict[str, Any], mode: str = "report", aws_: Any = None) -> list[Outcome]:
-        env = {**stack.env(mode), "OWN_ROLE_ARNS": OWN_ROLE}
-        return Runner(REMEDIATOR, Settings.from_env(env), aws_ or aws, now=lambda: fixed_now).run(
-            event
-        )
-
-    return _run
+    return make_run(REMEDIATOR, own_role=OWN_ROLE)
 
 
 @pytest.fixture
@@ -108,17 +99,8 @@ def live(aws: Any) -> Any:
 @pytest.fixture
 def calls(aws: Any) -> Iterator[list[str]]:
     """Every S3 and KMS call the remediator makes, as the IAM action it needs."""
-    seen: list[str] = []
-
-    def record(model: Any, **_: Any) -> None:
-        prefix = "kms" if model.service_model.service_name == "kms" else "s3"
-        seen.append(IAM_NAMES.get(model.name, f"{prefix}:{model.name}"))
-
-    for service in ("s3", "kms"):
-        aws(service).meta.events.register(f"before-call.{service}", record)
-    yield seen
-    for service in ("s3", "kms"):
-        aws(service).meta.events.unregister(f"before-call.{service}", record)
+    with api_calls(aws, "s3", "kms", names=IAM_NAMES) as seen:
+        yield seen
 
 
 def writes(seen: list[str]) -> list[str]:
@@ -331,17 +313,9 @@ def test_ledger_holds_the_previous_configuration_before_the_write(
 ):
     baseline(monkeypatch, "SSE-KMS", key)
     event = prepare(aws, "PutBucketEncryption")
-    seen: list[dict[str, Any]] = []
 
-    def look_at_ledger(**_: Any) -> None:
-        items = aws("dynamodb").scan(TableName=stack.table)["Items"]
-        seen.extend(json.loads(i["record"]["S"]) for i in items)
-
-    aws("s3").meta.events.register("before-call.s3.PutBucketEncryption", look_at_ledger)
-    try:
+    with ledger_before(aws, stack.table, "s3", "PutBucketEncryption") as seen:
         [outcome] = run(event, "enforce")
-    finally:
-        aws("s3").meta.events.unregister("before-call.s3.PutBucketEncryption", look_at_ledger)
 
     assert outcome.status is Status.REMEDIATED
     [entry] = seen

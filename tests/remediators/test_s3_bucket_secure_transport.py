@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -15,11 +14,10 @@ from botocore.exceptions import ClientError
 import s3_bucket_secure_transport as module
 from core.ledger import Ledger
 from core.outcome import Outcome, Status
-from core.runner import Runner
-from core.settings import Settings
 from core.undo import undo
 from s3_bucket_secure_transport import REMEDIATOR, SID, deny_insecure_transport
 from s3_bucket_secure_transport import denies_insecure_transport as denies
+from tests.remediators.calls import api_calls, ledger_before
 from tests.remediators.faults import FailingAws
 from tools.scenario import inbox, load_event
 
@@ -33,16 +31,9 @@ Run = Callable[..., list[Outcome]]
 
 
 @pytest.fixture
-def run(aws: Any, stack: Any, fixed_now: datetime) -> Run:
+def run(make_run: Callable[..., Run]) -> Run:
     """The real runner with this function's settings (its own role for the loop guard)."""
-
-    def _run(event: dict[str, Any], mode: str = "report", aws_: Any = None) -> list[Outcome]:
-        env = {**stack.env(mode), "OWN_ROLE_ARNS": OWN_ROLE}
-        return Runner(REMEDIATOR, Settings.from_env(env), aws_ or aws, now=lambda: fixed_now).run(
-            event
-        )
-
-    return _run
+    return make_run(REMEDIATOR, own_role=OWN_ROLE)
 
 
 def sample(name: str) -> dict[str, Any]:
@@ -255,17 +246,9 @@ def test_a_tampered_statement_of_ours_is_kept_and_a_new_sid_added(aws, stack, ru
 def test_ledger_holds_the_previous_policy_before_the_write(aws, stack, run):
     event = prepare(aws, "PutBucketPolicy")
     original = live(aws)
-    seen: list[dict[str, Any]] = []
 
-    def look_at_ledger(**_: Any) -> None:
-        items = aws("dynamodb").scan(TableName=stack.table)["Items"]
-        seen.extend(json.loads(i["record"]["S"]) for i in items)
-
-    aws("s3").meta.events.register("before-call.s3.PutBucketPolicy", look_at_ledger)
-    try:
+    with ledger_before(aws, stack.table, "s3", "PutBucketPolicy") as seen:
         [outcome] = run(event, "enforce")
-    finally:
-        aws("s3").meta.events.unregister("before-call.s3.PutBucketPolicy", look_at_ledger)
 
     assert outcome.status is Status.REMEDIATED
     [entry] = seen
@@ -326,16 +309,9 @@ def test_exempt_by_tag(aws, stack, run):
 @pytest.mark.parametrize("name", TRIGGERS)
 def test_every_call_is_a_declared_action(aws, stack, run, name):
     event = prepare(aws, name)
-    seen: list[str] = []
 
-    def record(model: Any, **_: Any) -> None:
-        seen.append(f"s3:{model.name}")
-
-    aws("s3").meta.events.register("before-call.s3", record)
-    try:
+    with api_calls(aws, "s3") as seen:
         [outcome] = run(event, "enforce")
-    finally:
-        aws("s3").meta.events.unregister("before-call.s3", record)
 
     assert outcome.status is Status.REMEDIATED
     writes = {a for a in seen if a in REMEDIATOR.write_actions}

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +11,9 @@ import pytest
 
 from core.ledger import Ledger
 from core.outcome import Outcome, Status
-from core.runner import Runner
-from core.settings import Settings
 from core.undo import undo
 from sns_topic_encryption import REMEDIATOR
+from tests.remediators.calls import api_calls, ledger_before
 from tests.remediators.faults import FailingAws
 from tools.scenario import inbox, load_event, replay
 
@@ -28,17 +25,13 @@ OWN_ROLE_ARN = (
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TRIGGERS = ["CreateTopic", "SetTopicAttributes", "Config-Topic"]
 
+Run = Callable[..., list[Outcome]]
+
 
 @pytest.fixture
-def run(aws: Any, stack: Any, fixed_now: datetime) -> Callable[..., list[Outcome]]:
+def run(make_run: Callable[..., Run]) -> Run:
     """As tests/remediators/conftest.py's `run`, with this remediator and its own role."""
-
-    def _run(event: Any, mode: str = "report", exempt: str = "", aws_: Any = None) -> list[Outcome]:
-        env = {**stack.env(mode), "EXEMPT_PRINCIPALS": exempt, "OWN_ROLE_ARNS": OWN_ROLE_ARN}
-        runner = Runner(REMEDIATOR, Settings.from_env(env), aws_ or aws, now=lambda: fixed_now)
-        return runner.run(event)
-
-    return _run
+    return make_run(REMEDIATOR, own_role=OWN_ROLE_ARN)
 
 
 def event(name: str) -> dict[str, Any]:
@@ -66,23 +59,6 @@ def key_of(aws: Any, arn: str = TOPIC) -> str | None:
     return value
 
 
-@contextmanager
-def api_calls(aws: Any) -> Iterator[list[str]]:
-    """Every SNS and KMS call made inside the block, as IAM action names."""
-    seen: list[str] = []
-
-    def record(model: Any, **_: Any) -> None:
-        seen.append(f"{model.service_model.signing_name}:{model.name}")
-
-    for service in ("sns", "kms"):
-        aws(service).meta.events.register(f"before-call.{service}", record)
-    try:
-        yield seen
-    finally:
-        for service in ("sns", "kms"):
-            aws(service).meta.events.unregister(f"before-call.{service}", record)
-
-
 def writes(seen: list[str]) -> list[str]:
     return [a for a in seen if a in REMEDIATOR.write_actions]
 
@@ -98,7 +74,7 @@ def cmk(aws: Any, enabled: bool = True) -> str:
 def test_report_mode_reports_and_changes_nothing(aws, stack, run, name):
     sample = prepare(aws, name)
 
-    with api_calls(aws) as seen:
+    with api_calls(aws, "sns", "kms") as seen:
         [outcome] = run(sample, "report")
 
     assert outcome.status is Status.WOULD_REMEDIATE, outcome.reason
@@ -135,7 +111,7 @@ def test_baseline_cmk_is_used_once_kms_says_it_is_enabled(aws, stack, run, monke
     monkeypatch.setenv("ENCRYPTION_KMS_KEY_ARN", key)
     sample = prepare(aws, "CreateTopic")
 
-    with api_calls(aws) as seen:
+    with api_calls(aws, "sns", "kms") as seen:
         [outcome] = run(sample, "enforce")
 
     assert outcome.status is Status.REMEDIATED, outcome.reason
@@ -153,7 +129,7 @@ def test_any_key_already_set_is_compliant_and_untouched(
     key = cmk(aws) if existing == "team-cmk" else existing
     aws("sns").create_topic(Name="billing-events", Attributes={"KmsMasterKeyId": key})
 
-    with api_calls(aws) as seen:
+    with api_calls(aws, "sns", "kms") as seen:
         [outcome] = run(event("Config-Topic"), mode)
 
     assert outcome.status is Status.COMPLIANT and outcome.quiet
@@ -167,7 +143,7 @@ def test_disabled_baseline_key_fails_loudly_and_changes_nothing(aws, stack, run,
     monkeypatch.setenv("ENCRYPTION_KMS_KEY_ARN", key)
     sample = prepare(aws, "SetTopicAttributes")
 
-    with api_calls(aws) as seen:
+    with api_calls(aws, "sns", "kms") as seen:
         [outcome] = run(sample, "enforce")
 
     assert outcome.status is Status.FAILED and not outcome.transient
@@ -218,7 +194,7 @@ def test_topic_deleted_in_between_is_skipped_with_the_reason(aws, stack, run):
 def test_own_changes_and_failed_calls_are_skipped_quietly(aws, stack, run, name):
     sample = prepare(aws, name)  # the topic is unencrypted: only the guard stops us
 
-    with api_calls(aws) as seen:
+    with api_calls(aws, "sns", "kms") as seen:
         [outcome] = run(sample, "enforce")
 
     assert outcome.status is Status.SKIPPED and outcome.quiet
@@ -228,17 +204,9 @@ def test_own_changes_and_failed_calls_are_skipped_quietly(aws, stack, run, name)
 
 def test_ledger_holds_the_before_state_before_the_write(aws, stack, run):
     sample = prepare(aws, "CreateTopic")
-    seen: list[dict[str, Any]] = []
 
-    def look_at_ledger(**_: Any) -> None:
-        items = aws("dynamodb").scan(TableName=stack.table)["Items"]
-        seen.extend(json.loads(i["record"]["S"]) for i in items)
-
-    aws("sns").meta.events.register("before-call.sns.SetTopicAttributes", look_at_ledger)
-    try:
+    with ledger_before(aws, stack.table, "sns", "SetTopicAttributes") as seen:
         [outcome] = run(sample, "enforce")
-    finally:
-        aws("sns").meta.events.unregister("before-call.sns.SetTopicAttributes", look_at_ledger)
 
     assert outcome.status is Status.REMEDIATED
     [entry] = seen
@@ -265,7 +233,7 @@ def test_every_call_is_a_declared_action(aws, stack, run, monkeypatch, name):
     monkeypatch.setenv("ENCRYPTION_KMS_KEY_ARN", cmk(aws))
     sample = prepare(aws, name)
 
-    with api_calls(aws) as seen:
+    with api_calls(aws, "sns", "kms") as seen:
         [outcome] = run(sample, "enforce")
 
     assert outcome.status is Status.REMEDIATED

@@ -7,9 +7,7 @@ The stack fixture has its own inbox queue in the same account; every test here a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +15,9 @@ import pytest
 
 from core.ledger import Ledger
 from core.outcome import Outcome, Status
-from core.runner import Runner
-from core.settings import Settings
 from core.undo import undo
 from sqs_queue_encryption import REMEDIATOR, TLS_SID, Queue
+from tests.remediators.calls import api_calls, ledger_before
 from tests.remediators.faults import FailingAws
 from tools.scenario import inbox, load_event, replay
 
@@ -44,6 +41,8 @@ TLS_DENY = {
     "Resource": ARN, "Condition": {"Bool": {"aws:SecureTransport": ["false"]}},
 }  # fmt: skip
 
+Run = Callable[..., list[Outcome]]
+
 
 @pytest.fixture(autouse=True)
 def sqs_keeps_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,15 +62,9 @@ def sqs_keeps_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def run(aws: Any, stack: Any, fixed_now: datetime) -> Callable[..., list[Outcome]]:
+def run(make_run: Callable[..., Run]) -> Run:
     """As tests/remediators/conftest.py's `run`, with this remediator and its own role."""
-
-    def _run(event: Any, mode: str = "report", aws_: Any = None) -> list[Outcome]:
-        env = {**stack.env(mode), "OWN_ROLE_ARNS": OWN_ROLE_ARN}
-        runner = Runner(REMEDIATOR, Settings.from_env(env), aws_ or aws, now=lambda: fixed_now)
-        return runner.run(event)
-
-    return _run
+    return make_run(REMEDIATOR, own_role=OWN_ROLE_ARN)
 
 
 def event(name: str) -> dict[str, Any]:
@@ -97,23 +90,6 @@ def state(aws: Any, url: str = URL) -> dict[str, Any]:
     return {k: v for k, v in attributes["Attributes"].items() if k in keep}
 
 
-@contextmanager
-def api_calls(aws: Any) -> Iterator[list[str]]:
-    """Every SQS and KMS call made inside the block, as IAM action names."""
-    seen: list[str] = []
-
-    def record(model: Any, **_: Any) -> None:
-        seen.append(f"{model.service_model.signing_name}:{model.name}")
-
-    for service in ("sqs", "kms"):
-        aws(service).meta.events.register(f"before-call.{service}", record)
-    try:
-        yield seen
-    finally:
-        for service in ("sqs", "kms"):
-            aws(service).meta.events.unregister(f"before-call.{service}", record)
-
-
 def writes(seen: list[str]) -> list[str]:
     return [a for a in seen if a in REMEDIATOR.write_actions]
 
@@ -135,7 +111,7 @@ def test_report_mode_reports_and_changes_nothing(aws, stack, run, name):
     sample = prepare(aws, name)
     before = state(aws)
 
-    with api_calls(aws) as seen:
+    with api_calls(aws, "sqs", "kms") as seen:
         [outcome] = run(sample, "report")
 
     assert outcome.status is Status.WOULD_REMEDIATE, outcome.reason
@@ -205,7 +181,7 @@ def test_sse_sqs_queue_with_a_tls_deny_is_compliant_and_untouched(aws, stack, ru
     aws("sqs").create_queue(QueueName="orders", Attributes={"Policy": policy})
     before = state(aws)
 
-    with api_calls(aws) as seen:
+    with api_calls(aws, "sqs", "kms") as seen:
         [outcome] = run(event("Config-Queue"), mode)
 
     assert outcome.status is Status.COMPLIANT and outcome.quiet
@@ -226,7 +202,7 @@ def test_any_kms_key_already_set_is_compliant_and_untouched(
         QueueName="orders", Attributes={"KmsMasterKeyId": key, "Policy": policy}
     )
 
-    with api_calls(aws) as seen:
+    with api_calls(aws, "sqs", "kms") as seen:
         [outcome] = run(event("Config-Queue"), "enforce")
 
     assert outcome.status is Status.COMPLIANT
@@ -245,7 +221,7 @@ def test_sse_kms_level_replaces_sse_sqs_with_the_baseline_key_and_undo_restores_
     aws("sqs").create_queue(QueueName="orders", Attributes={"Policy": policy})  # SSE-SQS on
     before = state(aws)
 
-    with api_calls(aws) as seen:
+    with api_calls(aws, "sqs", "kms") as seen:
         [outcome] = run(event("Config-Queue"), "enforce")
 
     assert outcome.status is Status.REMEDIATED, outcome.reason
@@ -265,7 +241,7 @@ def test_disabled_baseline_key_fails_loudly_and_changes_nothing(aws, stack, run,
     sample = prepare(aws, "CreateQueue")
     before = state(aws)
 
-    with api_calls(aws) as seen:
+    with api_calls(aws, "sqs", "kms") as seen:
         [outcome] = run(sample, "enforce")
 
     assert outcome.status is Status.FAILED and not outcome.transient
@@ -317,7 +293,7 @@ def test_own_changes_and_failed_calls_are_skipped_quietly(aws, stack, run, name)
     sample = prepare(aws, name)  # the queue is unencrypted: only the guard stops us
     before = state(aws)
 
-    with api_calls(aws) as seen:
+    with api_calls(aws, "sqs", "kms") as seen:
         [outcome] = run(sample, "enforce")
 
     assert outcome.status is Status.SKIPPED and outcome.quiet
@@ -327,17 +303,9 @@ def test_own_changes_and_failed_calls_are_skipped_quietly(aws, stack, run, name)
 
 def test_ledger_holds_the_before_state_before_the_write(aws, stack, run):
     sample = prepare(aws, "CreateQueue")
-    seen: list[dict[str, Any]] = []
 
-    def look_at_ledger(**_: Any) -> None:
-        items = aws("dynamodb").scan(TableName=stack.table)["Items"]
-        seen.append(json.loads(items[0]["record"]["S"]))
-
-    aws("sqs").meta.events.register("before-call.sqs.SetQueueAttributes", look_at_ledger)
-    try:
+    with ledger_before(aws, stack.table, "sqs", "SetQueueAttributes") as seen:
         [outcome] = run(sample, "enforce")
-    finally:
-        aws("sqs").meta.events.unregister("before-call.sqs.SetQueueAttributes", look_at_ledger)
 
     assert outcome.status is Status.REMEDIATED
     first = seen[0]  # before the first write
@@ -375,7 +343,7 @@ def test_every_call_is_a_declared_action(aws, stack, run, monkeypatch, name):
     monkeypatch.setenv("ENCRYPTION_KMS_KEY_ARN", cmk(aws))
     sample = prepare(aws, name)
 
-    with api_calls(aws) as seen:
+    with api_calls(aws, "sqs", "kms") as seen:
         [outcome] = run(sample, "enforce")
 
     assert outcome.status is Status.REMEDIATED
