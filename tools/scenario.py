@@ -159,3 +159,197 @@ def inbox(aws: Aws, stack: Stack) -> list[dict[str, Any]]:
             aws("sqs").delete_message(
                 QueueUrl=stack.inbox_url, ReceiptHandle=message["ReceiptHandle"]
             )
+
+
+# ------------------------------------------------------------------ encryption resources
+# The resources the encryption sample events (events/<module>/) name, seeded as those events
+# leave them: unencrypted and without a TLS-only policy. Each seeding function is idempotent
+# ("make it so"), so that it also puts a violation back after a fix (the benchmark's re-seed).
+BUCKET = "app-data-bucket"
+TOPIC = "billing-events"
+QUEUE = "orders"
+TABLE = "orders"
+DB_INSTANCE = "billing-db"
+DB_CLUSTER = "ledger-aurora"
+DB_PASSWORD = "not-a-secret-1"  # moto wants one; the sample events show "****"
+
+
+def seed_bucket(
+    aws: Aws,
+    encryption: dict[str, Any] | None = None,
+    policy: dict[str, Any] | str | None = None,
+) -> None:
+    """Bucket BUCKET with no default encryption (moto, unlike AWS since 2023, then raises
+    ServerSideEncryptionConfigurationNotFoundError) and no bucket policy, unless given."""
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=BUCKET)  # us-east-1: creating one's own bucket again is a no-op
+    s3.delete_bucket_encryption(Bucket=BUCKET)
+    s3.delete_bucket_policy(Bucket=BUCKET)
+    if encryption:
+        s3.put_bucket_encryption(Bucket=BUCKET, ServerSideEncryptionConfiguration=encryption)
+    if policy:
+        text = policy if isinstance(policy, str) else json.dumps(policy)
+        s3.put_bucket_policy(Bucket=BUCKET, Policy=text)
+
+
+def seed_topic(aws: Aws, key: str = "") -> str:
+    """Topic TOPIC without KmsMasterKeyId (or with `key`); returns its ARN."""
+    sns = aws("sns")
+    arn: str = sns.create_topic(Name=TOPIC)["TopicArn"]  # idempotent, as in SNS
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="KmsMasterKeyId", AttributeValue=key)
+    return arn
+
+
+def seed_queue(aws: Aws, sse_sqs: bool = False) -> str:
+    """Queue QUEUE with SSE off (or SSE-SQS), no KMS key and no queue policy; returns its URL."""
+    sqs = aws("sqs")
+    attributes = {"SqsManagedSseEnabled": "true" if sse_sqs else "false"}
+    try:
+        url: str = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
+    except sqs.exceptions.QueueDoesNotExist:
+        return str(sqs.create_queue(QueueName=QUEUE, Attributes=attributes)["QueueUrl"])
+    # Name every attribute: moto 5 drops the Policy on a SetQueueAttributes that omits it.
+    sqs.set_queue_attributes(
+        QueueUrl=url, Attributes={**attributes, "KmsMasterKeyId": "", "Policy": ""}
+    )
+    return url
+
+
+def seed_table(aws: Aws) -> None:
+    """Table TABLE on the AWS-owned key (no SSEDescription), as CreateTable.json creates it."""
+    dynamodb = aws("dynamodb")
+    try:
+        dynamodb.describe_table(TableName=TABLE)
+    except dynamodb.exceptions.ResourceNotFoundException:
+        dynamodb.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "orderId", "AttributeType": "S"}],
+            ProvisionedThroughput={"ReadCapacityUnits": 10, "WriteCapacityUnits": 10},
+        )
+        return
+    # Back to the AWS-owned key: moto honours this only after moto_applies_dynamodb_sse().
+    dynamodb.update_table(TableName=TABLE, SSESpecification={"Enabled": False})
+
+
+def seed_ebs_default(aws: Aws, enabled: bool = False) -> None:
+    """EBS encryption by default in REGION: off (as DisableEbsEncryptionByDefault leaves it)."""
+    ec2 = aws("ec2")
+    if enabled:
+        ec2.enable_ebs_encryption_by_default()
+    else:
+        ec2.disable_ebs_encryption_by_default()
+
+
+def seed_db_instance(aws: Aws, encrypted: bool = False) -> None:
+    """PostgreSQL instance DB_INSTANCE, unencrypted (or encrypted), as CreateDBInstance.json."""
+    rds = aws("rds")
+    try:
+        [db] = rds.describe_db_instances(DBInstanceIdentifier=DB_INSTANCE)["DBInstances"]
+    except rds.exceptions.DBInstanceNotFoundFault:
+        db = None
+    if db is not None and bool(db.get("StorageEncrypted")) == encrypted:
+        return
+    if db is not None:  # RDS cannot change storage encryption in place: a new instance
+        rds.delete_db_instance(DBInstanceIdentifier=DB_INSTANCE, SkipFinalSnapshot=True)
+    rds.create_db_instance(
+        DBInstanceIdentifier=DB_INSTANCE, DBInstanceClass="db.t3.micro", Engine="postgres",
+        AllocatedStorage=20, MasterUsername="billing", MasterUserPassword=DB_PASSWORD,
+        StorageEncrypted=encrypted,
+    )  # fmt: skip
+
+
+def seed_db_cluster(aws: Aws) -> None:
+    """Unencrypted Aurora PostgreSQL cluster DB_CLUSTER with one instance, as CreateDBCluster.json
+    and CreateDBInstance-aurora.json create them."""
+    rds = aws("rds")
+    try:
+        rds.describe_db_clusters(DBClusterIdentifier=DB_CLUSTER)
+        return
+    except rds.exceptions.DBClusterNotFoundFault:
+        pass
+    rds.create_db_cluster(
+        DBClusterIdentifier=DB_CLUSTER, Engine="aurora-postgresql", MasterUsername="ledger",
+        MasterUserPassword=DB_PASSWORD, StorageEncrypted=False,
+    )  # fmt: skip
+    rds.create_db_instance(
+        DBInstanceIdentifier=f"{DB_CLUSTER}-1", DBInstanceClass="db.r6g.large",
+        Engine="aurora-postgresql", DBClusterIdentifier=DB_CLUSTER,
+    )  # fmt: skip
+
+
+def seed_encryption_estate(aws: Aws) -> None:
+    """Every encryption resource the sample events name, each breaking its baseline."""
+    seed_bucket(aws)
+    seed_topic(aws)
+    seed_queue(aws)
+    seed_table(aws)
+    seed_ebs_default(aws)
+    seed_db_instance(aws)
+
+
+def seed_encryption_event(aws: Aws, module: str, name: str) -> dict[str, Any]:
+    """Seed the state that encryption sample event `name` of `module` describes (a failed call
+    leaves the state before it), and return the event. The encryption samples' requestParameters
+    are CloudTrail's, not boto3's, so they are not replayed."""
+    event = load_event(name, module)
+    detail = event["detail"]
+    failed = bool(detail.get("errorCode"))
+    request = detail.get("requestParameters") or {}
+    if module == "s3_bucket_encryption":
+        rule = request.get("ServerSideEncryptionConfiguration", {}).get("Rule")
+        if name.startswith("DeleteBucketEncryption") and failed:
+            rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+        seed_bucket(aws, encryption={"Rules": [rule]} if rule else None)
+    elif module == "s3_bucket_secure_transport":
+        policy = request.get("bucketPolicy") if not failed else None
+        item = detail.get("configurationItem") or {}
+        text = item.get("supplementaryConfiguration", {}).get("BucketPolicy", {}).get("policyText")
+        seed_bucket(aws, policy=policy or text)
+    elif module == "sns_topic_encryption":
+        own = "own-action" in name or failed  # our fix, or the removal that failed
+        seed_topic(aws, "alias/aws/sns" if own else "")
+    elif module == "sqs_queue_encryption":
+        seed_queue(aws, sse_sqs="own-action" in name or failed)
+    elif module == "dynamodb_table_encryption":
+        if not failed:  # the failed CreateTable created nothing
+            seed_table(aws)
+    elif module == "ec2_ebs_default_encryption":
+        seed_ebs_default(aws, enabled=failed)
+    elif module == "rds_storage_encryption":
+        if name in ("CreateDBCluster", "CreateDBInstance-aurora"):
+            seed_db_cluster(aws)
+        elif not failed:
+            seed_db_instance(aws)
+    else:
+        raise ValueError(f"no encryption seeding for {module}")
+    return event
+
+
+def moto_applies_dynamodb_sse() -> None:
+    """Make moto's DynamoDB apply UpdateTable's SSESpecification, as DynamoDB does.
+
+    moto 5.2 parses the request and ignores it (responses.update_table never reads it), so a fix
+    could never be verified. Patched in moto's request handler: in-process (mock_aws) and in a
+    moto server alike. Idempotent."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.update_table
+    if getattr(original, "applies_sse", False):
+        return
+
+    def update_table(self: Any) -> Any:
+        spec = self.body.get("SSESpecification")
+        if spec is not None:
+            table = self.dynamodb_backend.get_table(self.body["TableName"])
+            if spec.get("Enabled"):
+                key = spec.get("KMSMasterKeyId") or table._get_default_encryption_key(
+                    table.account_id, table.region_name
+                )
+                table.sse_specification = {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key}
+            else:
+                table.sse_specification = None  # back to the AWS-owned key
+        return original(self)
+
+    update_table.applies_sse = True  # type: ignore[attr-defined]
+    DynamoHandler.update_table = update_table  # type: ignore[method-assign]

@@ -14,10 +14,34 @@ from typing import Any
 
 import pytest
 
+from tools import demo as demo_module
 from tools.routing import TemplateError, functions, load_template, matches, routes
-from tools.scenario import load_event
+from tools.scenario import EVENTS, Stack, load_event
 
 ROOT = Path(__file__).resolve().parents[2]
+ENCRYPTION_FUNCTIONS = (
+    "S3BucketEncryption",
+    "S3BucketSecureTransport",
+    "SnsTopicEncryption",
+    "SqsQueueEncryption",
+    "DynamodbTableEncryption",
+    "Ec2EbsDefaultEncryption",
+    "RdsStorageEncryption",
+)
+# (event, function) -> status, as each mode must end (RDS is report-only: manual steps).
+ENCRYPTION_OUTCOMES = {
+    ("CreateBucket", "S3BucketEncryption"): ("WOULD_REMEDIATE", "REMEDIATED"),
+    ("CreateBucket", "S3BucketSecureTransport"): ("WOULD_REMEDIATE", "REMEDIATED"),
+    ("CreateTopic", "SnsTopicEncryption"): ("WOULD_REMEDIATE", "REMEDIATED"),
+    ("CreateQueue", "SqsQueueEncryption"): ("WOULD_REMEDIATE", "REMEDIATED"),
+    ("CreateTable", "DynamodbTableEncryption"): ("WOULD_REMEDIATE", "REMEDIATED"),
+    ("DisableEbsEncryptionByDefault", "Ec2EbsDefaultEncryption"): (
+        "WOULD_REMEDIATE",
+        "REMEDIATED",
+    ),
+    ("CreateDBInstance", "RdsStorageEncryption"): ("WOULD_REMEDIATE", "WOULD_REMEDIATE"),
+    ("PutBucketEncryption-own-action", "S3BucketEncryption"): ("SKIPPED", "SKIPPED"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +60,7 @@ def demo() -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def sections(demo: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    """Each mode, its IAM table (<mode>-iam) and encryption table (<mode>-encryption), the state."""
     out = demo.stdout
     report, enforce, state = (
         out.index("=== REPORT mode"),
@@ -43,21 +68,28 @@ def sections(demo: subprocess.CompletedProcess[str]) -> dict[str, str]:
         out.index("=== the fix is real"),
     )
     assert report < enforce < state
-    return {"report": out[report:enforce], "enforce": out[enforce:state], "state": out[state:]}
+    found = {"report": out[report:enforce], "enforce": out[enforce:state], "state": out[state:]}
+    for mode in ("report", "enforce"):
+        iam, encryption = found[mode].split("\nencryption: ", 1)
+        found[f"{mode}-iam"] = iam
+        found[f"{mode}-encryption"] = encryption.split("\n\n", 1)[0]
+    return found
 
 
-def row(section: str, event: str) -> tuple[str, list[str]]:
-    """(status, detail lines) of the first table row for `event`."""
+def row(section: str, event: str, function: str = "") -> tuple[str, list[str]]:
+    """(status, detail lines) of the first table row for `event` (and `function`, in the
+    encryption table)."""
     lines = section.splitlines()
     for i, line in enumerate(lines):
-        if line.split(" ", 1)[0] == event:
+        cells = line.split()
+        if cells[:1] == [event] and (not function or cells[1:2] == [function]):
             details = []
             for following in lines[i + 1 :]:
                 if not following.startswith("  "):
                     break
                 details.append(following.strip())
-            return line.split()[-1], details
-    raise AssertionError(f"no row for {event} in:\n{section}")
+            return cells[-1], details
+    raise AssertionError(f"no row for {event} {function} in:\n{section}")
 
 
 def test_demo_succeeds_quietly_and_fits_a_screen(demo: subprocess.CompletedProcess[str]) -> None:
@@ -65,7 +97,7 @@ def test_demo_succeeds_quietly_and_fits_a_screen(demo: subprocess.CompletedProce
     assert "UNEXPECTED" not in demo.stderr
     assert '"level"' not in demo.stdout  # no Powertools JSON logs in the table
     lines = demo.stdout.splitlines()
-    assert len(lines) <= 130
+    assert len(lines) <= 200
     assert max(len(line) for line in lines) <= 120
 
 
@@ -82,7 +114,7 @@ def test_enforce_mode_remediates(sections: dict[str, str]) -> None:
     assert status == "REMEDIATED"
     assert any("inline policy deploy-wildcard" in d for d in details)
     assert row(sections["enforce"], "AttachRolePolicy")[0] == "REMEDIATED"
-    assert "WOULD_REMEDIATE" not in sections["enforce"]
+    assert "WOULD_REMEDIATE" not in sections["enforce-iam"]
     # AWS Config's later look finds the fixed role compliant: quiet, no notification.
     assert row(sections["enforce"], "Config-Role") == ("COMPLIANT", [])
 
@@ -122,6 +154,128 @@ def test_live_state_shows_the_fix_and_the_undo(sections: dict[str, str]) -> None
     assert '"Sid":"AutoremediateNoOpenTrust","Effect":"Deny"' in state
     assert "python -m core.undo " in enforce
     assert "= aws iam put-role-policy --role-name app-deploy-role --policy-name" in enforce
+
+
+@pytest.mark.parametrize("mode", ["report", "enforce"])
+def test_every_encryption_function_ends_as_expected(sections: dict[str, str], mode: str) -> None:
+    table = sections[f"{mode}-encryption"]
+    assert table.startswith("S3_ENCRYPTION_LEVEL=SSE-KMS for the demo (template default SSE-S3)")
+    rows = [line.split() for line in table.splitlines()[2:] if not line.startswith("  ")]
+    assert {cells[1] for cells in rows} == set(ENCRYPTION_FUNCTIONS)
+    assert len(rows) == len(ENCRYPTION_OUTCOMES)
+    for (event, function), statuses in ENCRYPTION_OUTCOMES.items():
+        expected = statuses[0] if mode == "report" else statuses[1]
+        assert row(table, event, function)[0] == expected, (event, function)
+
+
+@pytest.mark.parametrize("mode", ["report", "enforce"])
+def test_encryption_changes_are_described(sections: dict[str, str], mode: str) -> None:
+    table = sections[f"{mode}-encryption"]
+    assert row(table, "CreateBucket", "S3BucketEncryption")[1] == [
+        "- default encryption none -> SSE-KMS (aws/s3)"
+    ]
+    assert row(table, "CreateBucket", "S3BucketSecureTransport")[1] == [
+        "- no bucket policy: create one that denies requests without TLS"
+    ]
+    assert row(table, "CreateTopic")[1] == [
+        "- encrypt topic with KMS key alias/aws/sns (it had none)"
+    ]
+    assert row(table, "CreateQueue")[1] == [
+        "- encrypt queue at rest with SSE-SQS",
+        "- queue policy: deny requests without TLS (aws:SecureTransport false)",
+    ]
+    assert row(table, "DisableEbsEncryptionByDefault")[1] == [
+        "- EBS encryption by default is off in us-east-1: turn it on"
+    ]
+    assert "loop guard" in row(table, "PutBucketEncryption-own-action")[1][0]
+    table_details = row(table, "CreateTable")[1]
+    assert table_details[0] == (
+        "- table orders is encrypted with the AWS-owned key: use alias/aws/dynamodb"
+    )
+    # moto ignores UpdateTable's SSESpecification: only enforce mode calls it, and says so.
+    stubbed = [d for d in table_details if "moto ignores this call; stubbed" in d]
+    assert len(stubbed) == (1 if mode == "enforce" else 0)
+
+
+def test_rds_is_report_only_with_manual_steps_in_enforce_mode(sections: dict[str, str]) -> None:
+    status, details = row(sections["enforce-encryption"], "CreateDBInstance")
+    assert status == "WOULD_REMEDIATE"
+    steps = " ".join(details)
+    assert details[0] == "- storage is not encrypted and RDS cannot encrypt it in place:"
+    assert [d.split(" ", 1)[0] for d in details if d[:1].isdigit()] == [
+        "1.",
+        "2.",
+        "3.",
+        "4.",
+        "5.",
+    ]
+    assert "aws rds create-db-snapshot --db-instance-identifier billing-db" in steps
+    assert (
+        "--target-db-snapshot-identifier billing-db-encrypted --kms-key-id alias/aws/rds" in steps
+    )
+    assert "restore-db-instance-from-db-snapshot" in steps and "delete-db-instance" in steps
+    status, details = row(sections["report-encryption"], "CreateDBInstance")
+    assert status == "WOULD_REMEDIATE"
+    assert details == [
+        "- storage is not encrypted and RDS cannot encrypt it in place: 5 manual steps (listed in"
+        " enforce mode)"
+    ]
+
+
+def test_encryption_notifications_name_their_remediator(sections: dict[str, str]) -> None:
+    report, enforce = sections["report"], sections["enforce"]
+    assert "7 SNS notifications (encryption), attributes: mode=report" in report
+    assert "  [WOULD_REMEDIATE] s3_bucket_secure_transport: app-data-bucket (by alice)\n" in report
+    assert "  [REMEDIATED] s3_bucket_encryption: app-data-bucket (by alice)\n" in enforce
+    assert "  [REMEDIATED] dynamodb_table_encryption: table/orders (by alice)\n" in enforce
+    assert "  [WOULD_REMEDIATE] rds_storage_encryption: db:billing-db (by alice)\n" in enforce
+    assert "  [REMEDIATED] rds_storage_encryption" not in enforce
+
+
+def test_live_state_shows_the_encryption_fixes(sections: dict[str, str]) -> None:
+    state = sections["state"]
+    for line in (
+        "bucket app-data-bucket, default encryption: before none, after aws:kms (aws/s3), "
+        "bucket key on",
+        "bucket app-data-bucket, bucket policy Sids: before (no policy), after "
+        "AutoremediateDenyInsecureTransport",
+        "topic billing-events, KmsMasterKeyId: before (none), after alias/aws/sns",
+        "queue orders, SqsManagedSseEnabled: before false (no KmsMasterKeyId), after true "
+        "(no KmsMasterKeyId)",
+        "queue orders, queue policy Sids: before (no policy), after "
+        "AutoremediateDenyInsecureTransport",
+        "table orders, SSE: before (none: AWS-owned key), after KMS ENABLED key/",
+        "EBS encryption by default in us-east-1: before off, after on",
+        "db instance billing-db: before StorageEncrypted=False, after StorageEncrypted=False",
+    ):
+        assert "\n" + line in state, line
+    assert "moto limit, EBS: no Get/ResetEbsDefaultKmsKeyId" in state
+
+
+def test_each_function_runs_with_its_own_role_and_the_template_defaults() -> None:
+    """OWN_ROLE_ARNS is the role the function's own-action sample event comes from."""
+    template = load_template()
+    stack = Stack("ledger", "arn:aws:sns:us-east-1:123456789012:topic", "inbox")
+    problems: list[str] = []
+    for function in functions(template):
+        env = demo_module._function_env(function, template, stack, "enforce", problems)
+        assert env["MODE"] == "enforce" and env["LEDGER_TABLE"] == "ledger"
+        [own] = (EVENTS / function.handler_module).glob("*-own-action.json")
+        issuer = load_event(own.stem, function.handler_module)["detail"]["userIdentity"]
+        assert env["OWN_ROLE_ARNS"] == issuer["sessionContext"]["sessionIssuer"]["arn"]
+        if "ENCRYPTION_KMS_KEY_ARN" in function.environment:
+            assert env["ENCRYPTION_KMS_KEY_ARN"] == ""  # the parameter's default
+        if function.handler_module == "s3_bucket_encryption":
+            assert env["S3_ENCRYPTION_LEVEL"] == "SSE-KMS"  # the demo's one departure
+        if function.handler_module == "sqs_queue_encryption":
+            assert env["SQS_ENCRYPTION_LEVEL"] == "SSE-SQS"
+    assert problems == []
+
+
+def test_manual_steps_are_split_from_their_summary() -> None:
+    detail = "cannot fix in place: 1. snapshot; 2. copy; it; 3. restore"
+    assert demo_module._steps(["other", detail]) == ["1. snapshot", "2. copy; it", "3. restore"]
+    assert demo_module._steps(["no steps here"]) == []
 
 
 TEMPLATE = """\
