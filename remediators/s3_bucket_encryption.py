@@ -81,13 +81,12 @@ class S3BucketEncryption(Remediator[Bucket]):
         key = configured_key()
         s3 = aws("s3")
         before = _configuration(s3, target)
-        tags = bucket_tags(s3, target)
         algorithms = {
             rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm")
             for rule in (before or {}).get("Rules", [])
         }
         if algorithms & (_KMS if level == "SSE-KMS" else _ANY):
-            return Evaluation(str(target), (), tags)  # at or above the baseline: never downgrade
+            return Evaluation(str(target))  # at or above the baseline: never downgrade
         if level == "SSE-KMS":
             default = {"SSEAlgorithm": "aws:kms"}  # no KMSMasterKeyID: the AWS-managed aws/s3
             if key:
@@ -106,7 +105,8 @@ class S3BucketEncryption(Remediator[Bucket]):
             else Call("s3", "delete_bucket_encryption", {"Bucket": target.name}, _PUT)
         )
         change = Change(summary, str(target), before, after, call, (undo,))
-        return Evaluation(str(target), (change,), tags)
+        # Tags decide exemptions: read only when there is something to change.
+        return Evaluation(str(target), (change,), bucket_tags(s3, target))
 
 
 def _configuration(s3: Any, bucket: Bucket) -> dict[str, Any] | None:

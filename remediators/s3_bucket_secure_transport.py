@@ -86,11 +86,10 @@ class S3BucketSecureTransport(Remediator[Bucket]):
     def evaluate(self, target: Bucket, aws: Aws) -> Evaluation:
         s3 = aws("s3")
         text = _policy(s3, target)
-        tags = bucket_tags(s3, target)
         before = json.loads(text) if text is not None else None
         statements = _list(before.get("Statement", [])) if isinstance(before, dict) else []
         if any(denies_insecure_transport(s, target.name) for s in statements):
-            return Evaluation(str(target), (), tags)
+            return Evaluation(str(target))
         sids = {s.get("Sid") for s in statements if isinstance(s, Mapping)}
         sid = next(f"{SID}{n or ''}" for n in range(len(sids) + 1) if f"{SID}{n or ''}" not in sids)
         added = deny_insecure_transport(target.name, sid)
@@ -104,7 +103,8 @@ class S3BucketSecureTransport(Remediator[Bucket]):
             summary = "no bucket policy: create one that denies requests without TLS"
         call = Call("s3", "put_bucket_policy", {"Bucket": target.name, "Policy": json.dumps(after)})
         change = Change(summary, str(target), before, after, call, (undo,))
-        return Evaluation(str(target), (change,), tags)
+        # Tags decide exemptions: read only when there is something to change.
+        return Evaluation(str(target), (change,), bucket_tags(s3, target))
 
 
 def _policy(s3: Any, bucket: Bucket) -> str | None:
