@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -47,6 +48,7 @@ TRANSIENT_ERRORS = frozenset(
 )
 # Network trouble is worth a retry; a BotoCoreError such as ParamValidationError is not.
 _NETWORK_ERRORS = (BotoConnectionError, HTTPClientError)
+VERIFY_DELAYS = (1.0, 2.0)  # seconds before each further look; 3 s in all, within the timeout
 _CONFIG_DELETED = ("ResourceDeleted", "ResourceDeletedNotRecorded")
 
 
@@ -61,8 +63,10 @@ class Runner:
         settings: Settings,
         aws: Aws,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.remediator = remediator
+        self.sleep = sleep
         self.settings = settings
         self.aws = aws
         self.ledger = Ledger(aws, settings.ledger_table)
@@ -157,7 +161,7 @@ class Runner:
             undo = self.remediator.undo_after(change, response)
             done.append(replace(change, undo=undo))
         try:
-            left = self.remediator.evaluate(target, self.aws).changes
+            left = self._verify(target)
         except (ClientError, BotoCoreError) as error:
             failure = self._aws_failure(error, arn, "verifying the change")
             removed = any(
@@ -173,6 +177,17 @@ class Runner:
             still = "; ".join(c.summary for c in left)
             return failed(Outcome(Status.FAILED, name, arn, f"still non-compliant: {still}"))
         return Outcome(Status.REMEDIATED, name, arn, "verified", tuple(done), outcome_id=outcome_id)
+
+    def _verify(self, target: Any) -> tuple[Change, ...]:
+        """Re-evaluate after the change. IAM and some other APIs are eventually consistent: a
+        read right after a write may still show the old state, so look again before failing."""
+        left = self.remediator.evaluate(target, self.aws).changes
+        for delay in VERIFY_DELAYS:
+            if not left:
+                break
+            self.sleep(delay)
+            left = self.remediator.evaluate(target, self.aws).changes
+        return left
 
     def _aws_failure(
         self, error: Exception, resource: str, doing: str, resource_error: bool = True

@@ -203,6 +203,7 @@ class World:
     remediator: Scripted
     aws: FakeAws
     order: list[str] = field(default_factory=list)
+    slept: list[float] = field(default_factory=list)
 
     def run(self, incoming: Any = None) -> list[Outcome]:
         return self.runner.run(event() if incoming is None else incoming)
@@ -236,8 +237,9 @@ def world(
     order: list[str] = []
     aws = FakeAws(order)
     scripted = remediator(order, evaluations, **kwargs)
-    runner = Runner(scripted, settings(mode, exempt, own), aws, now=lambda: now)
-    return World(runner, scripted, aws, order)
+    slept: list[float] = []
+    runner = Runner(scripted, settings(mode, exempt, own), aws, now=lambda: now, sleep=slept.append)
+    return World(runner, scripted, aws, order, slept)
 
 
 @pytest.fixture(autouse=True)
@@ -464,9 +466,11 @@ def test_enforce_remediated_only_when_verified() -> None:
 
 def test_enforce_still_non_compliant_after_apply_is_failed() -> None:
     left = Evaluation(ROLE_ARN, (change("inline policy deploy-wildcard: removed Sid Admin2"),))
-    w = world([DIRTY, left])
+    w = world([DIRTY, left, left, left])
     [outcome] = w.run()
     assert outcome.status is Status.FAILED
+    assert w.slept == [1.0, 2.0]  # looked three times before failing (eventual consistency)
+    assert len(w.remediator.evaluated) == 4
     assert (
         outcome.reason == "still non-compliant: inline policy deploy-wildcard: removed Sid Admin2"
     )
@@ -474,6 +478,16 @@ def test_enforce_still_non_compliant_after_apply_is_failed() -> None:
     assert len(outcome.changes) == 1  # what was applied, for undo
     [report] = w.aws.published
     assert report["status"] == "FAILED" and "undo" in report
+
+
+def test_a_stale_read_after_the_write_is_looked_at_again() -> None:
+    """IAM is eventually consistent: the first re-read may still show the old document."""
+    stale = Evaluation(ROLE_ARN, DIRTY.changes)
+    w = world([DIRTY, stale, CLEAN])
+    [outcome] = w.run()
+    assert (outcome.status, outcome.reason) == (Status.REMEDIATED, "verified")
+    assert w.slept == [1.0]
+    assert w.applied == ["apply:p1"]  # looked again, did not write again
 
 
 def test_enforce_applies_every_change_in_order() -> None:
