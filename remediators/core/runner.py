@@ -19,7 +19,7 @@ from core.notify import Notifier
 from core.observability import count_outcome, logger
 from core.outcome import Change, Mode, Outcome, Status
 from core.remediator import Aws, Evaluation, Remediator
-from core.settings import Settings
+from core.settings import Settings, SettingsError
 
 TRANSIENT_ERRORS = frozenset(
     {
@@ -110,6 +110,8 @@ class Runner:
             found = self.remediator.evaluate(target, self.aws)
         except (ClientError, BotoCoreError) as error:
             return self._aws_failure(error, str(target), "reading the resource")
+        except SettingsError as error:  # a retry cannot fix configuration: say so once
+            return Outcome(Status.FAILED, name, str(target), f"configuration error: {error}")
         if not found.changes:
             return Outcome(Status.COMPLIANT, name, found.arn, "compliant", quiet=True)
         exemption = self._exemption(found)

@@ -487,3 +487,19 @@ def test_every_call_is_a_declared_action(aws, stack, run, name):
     writes = {a for a in seen if a in REMEDIATOR.write_actions}
     assert reads <= set(REMEDIATOR.read_actions)
     assert writes == {c.call.action for c in outcome.changes}
+
+
+def test_a_bad_configuration_value_fails_loudly_once(aws, stack, run, monkeypatch):
+    event = prepare(aws, "PutRolePolicy")
+    before = state.snapshot(aws)
+    monkeypatch.setenv("WILDCARD_LEVEL", "some")
+
+    [outcome] = run(event, "enforce")
+
+    assert outcome.status is Status.FAILED and not outcome.transient
+    assert (
+        outcome.reason
+        == "configuration error: WILDCARD_LEVEL must be 'service' or 'any', not 'some'"
+    )
+    assert state.snapshot(aws) == before
+    assert inbox(aws, stack)[0]["attributes"]["status"] == "FAILED"
