@@ -10,7 +10,7 @@ CHECKOV := $(VENV)/checkov/bin/checkov
 .PHONY: demo test unit lint check-template build bench clean
 
 demo: $(TEST)/.ok ## the main job: report then enforce mode against an in-process moto account
-	$(TEST)/python tools/demo.py
+	$(TEST)/python -m tools.demo
 
 test: $(TEST)/.ok $(SAM) $(CHECKOV) ## the whole suite: lint, unit/remediator/contract tests, template checks
 	$(TEST)/ruff check .
@@ -35,7 +35,7 @@ build: $(SAM) ## sam build, no container needed
 
 bench: $(TEST)/.ok $(SAM) ## cold start, warm event, API calls and artifact size per function
 	$(SAM) build --template-file template.yaml >/dev/null
-	$(TEST)/python tools/bench.py
+	$(TEST)/python -m tools.bench
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)/uv

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from tools import demo as demo_module
+from tools.demo.lambda_env import function_env
+from tools.demo.outcomes import manual_steps
 from tools.routing import TemplateError, functions, load_template, matches, routes
 from tools.scenario import EVENTS, Stack, load_event
 
@@ -48,7 +49,7 @@ ENCRYPTION_OUTCOMES = {
 def demo() -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     return subprocess.run(
-        [sys.executable, "tools/demo.py"],
+        [sys.executable, "-m", "tools.demo"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -258,7 +259,7 @@ def test_each_function_runs_with_its_own_role_and_the_template_defaults() -> Non
     stack = Stack("ledger", "arn:aws:sns:us-east-1:123456789012:topic", "inbox")
     problems: list[str] = []
     for function in functions(template):
-        env = demo_module._function_env(function, template, stack, "enforce", problems)
+        env = function_env(function, template, stack, "enforce", problems)
         assert env["MODE"] == "enforce" and env["LEDGER_TABLE"] == "ledger"
         [own] = (EVENTS / function.handler_module).glob("*-own-action.json")
         issuer = load_event(own.stem, function.handler_module)["detail"]["userIdentity"]
@@ -274,8 +275,8 @@ def test_each_function_runs_with_its_own_role_and_the_template_defaults() -> Non
 
 def test_manual_steps_are_split_from_their_summary() -> None:
     detail = "cannot fix in place: 1. snapshot; 2. copy; it; 3. restore"
-    assert demo_module._steps(["other", detail]) == ["1. snapshot", "2. copy; it", "3. restore"]
-    assert demo_module._steps(["no steps here"]) == []
+    assert manual_steps(["other", detail]) == ["1. snapshot", "2. copy; it", "3. restore"]
+    assert manual_steps(["no steps here"]) == []
 
 
 TEMPLATE = """\

@@ -1,0 +1,124 @@
+"""How Lambda would run each handler: a fake context, and the environment the template sets.
+
+The demo must see what the deployed functions see, so each invocation gets exactly its own
+function's variables, resolved offline from template.yaml, and nothing leaks to the next one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from tools.demo.story import DEMO_SETTINGS, REMEDIATOR
+from tools.routing import Function
+from tools.scenario import ACCOUNT, OWN_ROLE_ARN, Stack
+
+FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "POWERTOOLS_SERVICE_NAME": "autoremediate",
+}
+# How CloudFormation names a role of stack `autoremediate` (tools/scenario.OWN_ROLE's pattern).
+STACK_NAME = "autoremediate"
+PHYSICAL_SUFFIX = "1A2B3C4D5E6F"
+
+
+@dataclass(frozen=True)
+class FakeContext:
+    """The few Lambda context fields that handlers and Powertools read."""
+
+    function_name: str
+    aws_request_id: str
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+@contextmanager
+def isolated_environment() -> Iterator[None]:
+    """Fake credentials before boto3 is imported; the caller's environment comes back after."""
+    saved = dict(os.environ)
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
+        os.environ.pop(name, None)
+    os.environ.update(FAKE_ENV)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextmanager
+def invocation_environment(values: Mapping[str, str]) -> Iterator[None]:
+    """One function's environment for one invocation; the previous one comes back after."""
+    saved = dict(os.environ)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def function_env(
+    function: Function, template: Mapping[str, Any], stack: Stack, mode: str, problems: list[str]
+) -> dict[str, str]:
+    """Lambda's environment: the stack's values, then the template's literals, parameter
+    defaults (WILDCARD_LEVEL...) except DEMO_SETTINGS, and the function's own role ARN (its loop
+    guard); the Powertools settings stay the demo's quiet ones."""
+    env = {k: v for k, v in stack.env(mode).items() if k != "OWN_ROLE_ARNS"}
+    parameters = template.get("Parameters") or {}
+    for key, value in function.environment.items():
+        if key in env or key.startswith("POWERTOOLS_"):
+            continue
+        role = _role_arn(template, value)
+        if key in DEMO_SETTINGS:
+            env[key] = DEMO_SETTINGS[key]
+        elif isinstance(value, str):
+            env[key] = value
+        elif isinstance(value, Mapping) and value.get("Ref") in parameters:
+            env[key] = str(parameters[value["Ref"]].get("Default", ""))
+        elif role:
+            env[key] = role
+        else:
+            problems.append(f"{function.logical_id}: cannot resolve {key}={value!r} offline")
+    if function.handler_module == REMEDIATOR and env.get("OWN_ROLE_ARNS") != OWN_ROLE_ARN:
+        problems.append(f"{function.logical_id}: OWN_ROLE_ARNS is not {OWN_ROLE_ARN}")
+    return env
+
+
+def demo_settings(template: Mapping[str, Any], remediators: list[Function]) -> str:
+    """'NAME=demo value for the demo (template default X)' for each of DEMO_SETTINGS."""
+    parameters = template.get("Parameters") or {}
+    said = []
+    for key, value in DEMO_SETTINGS.items():
+        values = [f.environment.get(key) for f in remediators]
+        refs = {v.get("Ref") for v in values if isinstance(v, Mapping)}
+        defaults = {str(parameters.get(r, {}).get("Default")) for r in refs if r in parameters}
+        said.append(f"{key}={value} for the demo (template default {', '.join(sorted(defaults))})")
+    return "; ".join(said)
+
+
+def _role_arn(template: Mapping[str, Any], value: Any) -> str:
+    """A role's ARN as CloudFormation makes it, for {"Fn::GetAtt": [Role, "Arn"]} ("" for any
+    other value): the name that events/*-own-action.json's session issuer carries."""
+    target = value.get("Fn::GetAtt") if isinstance(value, Mapping) else None
+    if isinstance(target, str):
+        target = target.split(".", 1)
+    if not isinstance(target, list) or len(target) != 2 or target[1] != "Arn":
+        return ""
+    resource = (template.get("Resources") or {}).get(target[0]) or {}
+    if resource.get("Type") != "AWS::IAM::Role":
+        return ""
+    properties = resource.get("Properties") or {}
+    name = properties.get("RoleName") or f"{STACK_NAME}-{target[0]}-{PHYSICAL_SUFFIX}"
+    return f"arn:aws:iam::{ACCOUNT}:role{properties.get('Path', '/')}{name}"
