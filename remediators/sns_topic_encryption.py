@@ -3,9 +3,18 @@
 Any key already set (the AWS-managed one, the baseline CMK, a team's own CMK) is compliant: we
 only add encryption, never swap one key for another. Our own notification topic is encrypted
 with the stack's key, so it is compliant too.
+
+AWS services (CloudWatch alarms, EventBridge, S3 notifications...) cannot publish to a topic
+encrypted with the AWS-managed key. Without a configured CMK (EncryptionKmsKeyArn), a topic whose
+policy allows a `Service` principal gets a manual change instead (WOULD_REMEDIATE in every mode,
+nothing written). With a CMK configured we encrypt as usual: the team owning the CMK makes its
+key policy allow those services (kms:GenerateDataKey*, kms:Decrypt).
 """
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 from core.baseline_key import baseline_key
 from core.event import EventError, Trigger, required
@@ -53,6 +62,12 @@ class SnsTopicEncryption(Remediator[str]):
             return Evaluation(target)
         key = baseline_key(aws, AWS_MANAGED_KEY)
         tags = sns.list_tags_for_resource(ResourceArn=target).get("Tags")
+        services = service_principals(attributes.get("Policy"))
+        if key == AWS_MANAGED_KEY and services:  # a CMK's key policy is its owners' to set
+            why = service_reason("topic", "published to", services, key)
+            after = {ATTRIBUTE: "<customer-managed key>", "services": services}
+            manual = Change(why, target, {ATTRIBUTE: current}, after, None)
+            return Evaluation(target, (manual,), tags_to_dict(tags))
         params = {"TopicArn": target, "AttributeName": ATTRIBUTE}
         change = Change(
             f"encrypt topic with KMS key {key} (it had none)",
@@ -63,6 +78,33 @@ class SnsTopicEncryption(Remediator[str]):
             (Call("sns", "set_topic_attributes", {**params, "AttributeValue": current}),),
         )
         return Evaluation(target, (change,), tags_to_dict(tags))
+
+
+def service_principals(policy: str | None) -> list[str]:
+    """The `Service` principals (cloudwatch.amazonaws.com, ...) that an Allow statement names."""
+    try:
+        document: Any = json.loads(policy) if policy else {}
+    except ValueError:
+        return []
+    statements = document.get("Statement", []) if isinstance(document, dict) else []
+    found: set[str] = set()
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal")
+        services = principal.get("Service", []) if isinstance(principal, dict) else []
+        found.update(str(s) for s in (services if isinstance(services, list) else [services]) if s)
+    return sorted(found)
+
+
+def service_reason(noun: str, verb: str, services: list[str], key: str) -> str:
+    """Why an AWS-managed key is not written to a topic or queue fed by AWS services."""
+    names = ", ".join(services)
+    return (
+        f"{noun} is {verb} by {names}: the AWS-managed key {key} would stop their deliveries;"
+        f" set EncryptionKmsKeyArn to a customer-managed key whose key policy allows {names}"
+        f" (kms:GenerateDataKey*, kms:Decrypt), or exempt the {noun}"
+    )
 
 
 REMEDIATOR = SnsTopicEncryption()

@@ -3,6 +3,12 @@
 At rest: SSE-SQS or SSE-KMS at the baseline level (SqsEncryptionLevel); any KMS key already set
 is compliant, so a team's own CMK is never swapped. In transit: the queue policy gets one
 statement denying requests without TLS; every other statement stays as it is.
+
+AWS services (EventBridge, S3 notifications, SNS subscriptions...) cannot send to a queue
+encrypted with the AWS-managed key. At SSE-KMS without a configured CMK (EncryptionKmsKeyArn), a
+queue whose policy allows a `Service` principal gets a manual at-rest change instead
+(WOULD_REMEDIATE in every mode); SSE-SQS works for them and is applied as usual. With a CMK
+configured we encrypt as usual: the team owning the CMK makes its key policy allow those services.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from core.handler import lambda_handler
 from core.outcome import Call, Change
 from core.remediator import Aws, Evaluation, Remediator
 from core.settings import SettingsError
+from sns_topic_encryption import service_principals, service_reason
 
 AWS_MANAGED_KEY = "alias/aws/sqs"
 LEVELS = ("SSE-SQS", "SSE-KMS")
@@ -87,6 +94,11 @@ class SqsQueueEncryption(Remediator[Queue]):
             undo = [_set(url, {"SqsManagedSseEnabled": sse_sqs})]
         else:  # one SSE type at a time: SSE-SQS goes off as the KMS key goes on
             key = baseline_key(aws, AWS_MANAGED_KEY)
+            services = service_principals(attributes.get("Policy"))
+            if key == AWS_MANAGED_KEY and services:  # a CMK's key policy is its owners' to set
+                why = service_reason("queue", "sent to", services, key)
+                wanted = {"KmsMasterKeyId": "<customer-managed key>", "services": services}
+                return Change(why, arn, before, wanted, None)
             after, how = {"KmsMasterKeyId": key, "SqsManagedSseEnabled": "false"}, f"KMS key {key}"
             undo = [_set(url, {"KmsMasterKeyId": ""})]
             if sse_sqs == "true":

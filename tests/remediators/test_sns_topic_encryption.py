@@ -295,3 +295,89 @@ def test_a_policy_change_on_an_unencrypted_topic_is_reported_too(aws, stack, run
     [outcome] = run(sample, "report")
 
     assert outcome.status is Status.WOULD_REMEDIATE
+
+
+# ------------------------------------------- topics AWS services publish to (never break them)
+
+
+def policy(principal: Any) -> str:
+    statement = {"Sid": "Publishers", "Effect": "Allow", "Principal": principal,
+                 "Action": "sns:Publish", "Resource": TOPIC}  # fmt: skip
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+SERVICE_PUBLISHERS = {
+    "cloudwatch": ({"Service": "cloudwatch.amazonaws.com"}, "cloudwatch.amazonaws.com"),
+    "events-list": (
+        {"Service": ["events.amazonaws.com", "s3.amazonaws.com"], "AWS": "123456789012"},
+        "events.amazonaws.com, s3.amazonaws.com",
+    ),
+}
+
+
+@pytest.mark.parametrize("mode", ["report", "enforce"])
+@pytest.mark.parametrize("publisher", sorted(SERVICE_PUBLISHERS))
+def test_aws_managed_key_is_not_written_to_a_topic_aws_services_publish_to(
+    aws, stack, run, mode, publisher
+):
+    principal, names = SERVICE_PUBLISHERS[publisher]
+    aws("sns").create_topic(Name="billing-events", Attributes={"Policy": policy(principal)})
+
+    with api_calls(aws, "sns", "kms") as seen:
+        [outcome] = run(event("Config-Topic"), mode)
+
+    assert outcome.status is Status.WOULD_REMEDIATE, outcome.reason
+    [change] = outcome.changes
+    assert change.call is None and change.undo == ()
+    assert change.summary == (
+        f"topic is published to by {names}: the AWS-managed key alias/aws/sns would stop their"
+        f" deliveries; set EncryptionKmsKeyArn to a customer-managed key whose key policy allows"
+        f" {names} (kms:GenerateDataKey*, kms:Decrypt), or exempt the topic"
+    )
+    assert writes(seen) == []
+    assert key_of(aws) is None
+    [note] = inbox(aws, stack)
+    assert note["attributes"]["status"] == "WOULD_REMEDIATE"
+    [noted] = note["body"]["changes"]
+    assert noted["manual"] is True and noted["summary"] == change.summary
+
+
+def test_a_configured_cmk_is_written_to_a_topic_aws_services_publish_to(
+    aws, stack, run, monkeypatch
+):
+    """The team owning the CMK lets the services use it (README): we encrypt as usual."""
+    key = cmk(aws)
+    monkeypatch.setenv("ENCRYPTION_KMS_KEY_ARN", key)
+    principal = {"Service": "cloudwatch.amazonaws.com"}
+    aws("sns").create_topic(Name="billing-events", Attributes={"Policy": policy(principal)})
+
+    with api_calls(aws, "sns", "kms") as seen:
+        [outcome] = run(event("Config-Topic"), "enforce")
+
+    assert outcome.status is Status.REMEDIATED, outcome.reason
+    assert writes(seen) == ["sns:SetTopicAttributes"]
+    assert key_of(aws) == key
+
+
+@pytest.mark.parametrize(
+    "principal", [{"AWS": "arn:aws:iam::123456789012:root"}, {"AWS": ["111122223333"]}, "*"]
+)
+def test_a_topic_only_accounts_publish_to_gets_the_aws_managed_key(aws, stack, run, principal):
+    aws("sns").create_topic(Name="billing-events", Attributes={"Policy": policy(principal)})
+
+    [outcome] = run(event("Config-Topic"), "enforce")
+
+    assert outcome.status is Status.REMEDIATED, outcome.reason
+    assert key_of(aws) == "alias/aws/sns"
+
+
+def test_a_service_named_only_in_a_deny_does_not_hold_the_key_back(aws, stack, run):
+    deny = {"Effect": "Deny", "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sns:Publish", "Resource": TOPIC}  # fmt: skip
+    document = json.dumps({"Version": "2012-10-17", "Statement": deny})  # one statement, no list
+    aws("sns").create_topic(Name="billing-events", Attributes={"Policy": document})
+
+    [outcome] = run(event("Config-Topic"), "enforce")
+
+    assert outcome.status is Status.REMEDIATED, outcome.reason
+    assert key_of(aws) == "alias/aws/sns"

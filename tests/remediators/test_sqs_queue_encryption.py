@@ -328,12 +328,13 @@ def test_exempt_by_tag_changes_nothing(aws, stack, run):
 
 
 def test_invalid_level_fails_instead_of_guessing(aws, stack, run, monkeypatch):
-    from core.settings import SettingsError
-
     monkeypatch.setenv("SQS_ENCRYPTION_LEVEL", "SSE-S3")
     sample = prepare(aws, "CreateQueue")
-    with pytest.raises(SettingsError, match="SQS_ENCRYPTION_LEVEL"):
-        run(sample, "enforce")
+
+    [outcome] = run(sample, "enforce")  # one FAILED outcome: a retry cannot fix configuration
+
+    assert outcome.status is Status.FAILED and not outcome.transient
+    assert outcome.reason.startswith("configuration error: SQS_ENCRYPTION_LEVEL must be one of")
     assert state(aws) == {"SqsManagedSseEnabled": "false"}
 
 
@@ -400,3 +401,122 @@ def test_real_config_event_names_the_queue():
     path = FIXTURES / "config" / "eventbridge" / "AWS_SQS_Queue" / "1.json"
     targets = REMEDIATOR.targets(parse(json.loads(path.read_text())))
     assert targets == [Queue("config-changes", "662108712480")]
+
+
+# ------------------------------------------- queues AWS services send to (never break them)
+
+
+def sent_by(principal: Any, tls: bool = False) -> str:
+    statement = {"Sid": "Senders", "Effect": "Allow", "Principal": principal,
+                 "Action": "sqs:SendMessage", "Resource": ARN}  # fmt: skip
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement, *([TLS_DENY] * tls)]})
+
+
+SERVICE_SENDERS = {
+    "cloudwatch": ({"Service": "cloudwatch.amazonaws.com"}, "cloudwatch.amazonaws.com"),
+    "events-list": (
+        {"Service": ["sns.amazonaws.com", "events.amazonaws.com"]},
+        "events.amazonaws.com, sns.amazonaws.com",
+    ),
+}
+
+
+def manual_reason(names: str) -> str:
+    return (
+        f"queue is sent to by {names}: the AWS-managed key alias/aws/sqs would stop their"
+        f" deliveries; set EncryptionKmsKeyArn to a customer-managed key whose key policy allows"
+        f" {names} (kms:GenerateDataKey*, kms:Decrypt), or exempt the queue"
+    )
+
+
+@pytest.mark.parametrize("sender", sorted(SERVICE_SENDERS))
+def test_aws_managed_key_is_not_written_to_a_queue_aws_services_send_to(
+    aws, stack, run, monkeypatch, sender
+):
+    monkeypatch.setenv("SQS_ENCRYPTION_LEVEL", "SSE-KMS")
+    monkeypatch.setenv("ENCRYPTION_KMS_KEY_ARN", "")
+    principal, names = SERVICE_SENDERS[sender]
+    aws("sqs").create_queue(QueueName="orders", Attributes={"Policy": sent_by(principal, True)})
+    before = state(aws)
+
+    with api_calls(aws, "sqs", "kms") as seen:
+        [outcome] = run(event("Config-Queue"), "enforce")
+
+    assert outcome.status is Status.WOULD_REMEDIATE, outcome.reason
+    [change] = outcome.changes
+    assert change.call is None and change.undo == ()
+    assert change.summary == manual_reason(names)
+    assert writes(seen) == [] and state(aws) == before
+    [note] = inbox(aws, stack)
+    assert note["attributes"]["status"] == "WOULD_REMEDIATE"
+    [noted] = note["body"]["changes"]
+    assert noted["manual"] is True and noted["summary"] == manual_reason(names)
+
+
+def test_without_a_tls_deny_the_tls_change_is_listed_but_waits_for_the_manual_one(
+    aws, stack, run, monkeypatch
+):
+    """The runner applies nothing while any planned change is manual (core/runner.py): the TLS
+    statement is reported with the manual at-rest change, and nothing is written."""
+    monkeypatch.setenv("SQS_ENCRYPTION_LEVEL", "SSE-KMS")
+    monkeypatch.setenv("ENCRYPTION_KMS_KEY_ARN", "")
+    aws("sqs").create_queue(
+        QueueName="orders", Attributes={"Policy": sent_by({"Service": "s3.amazonaws.com"})}
+    )
+    before = state(aws)
+
+    with api_calls(aws, "sqs", "kms") as seen:
+        [outcome] = run(event("Config-Queue"), "enforce")
+
+    assert outcome.status is Status.WOULD_REMEDIATE, outcome.reason
+    at_rest, tls = outcome.changes
+    assert at_rest.call is None and at_rest.summary == manual_reason("s3.amazonaws.com")
+    assert tls.call is not None and tls.after["Statement"][-1]["Sid"] == TLS_SID
+    assert writes(seen) == [] and state(aws) == before
+
+
+def test_sse_sqs_level_still_encrypts_a_queue_aws_services_send_to(aws, stack, run):
+    """SSE-SQS works with service senders: applied as usual, with the TLS statement."""
+    principal = {"Service": "events.amazonaws.com"}
+    aws("sqs").create_queue(
+        QueueName="orders",
+        Attributes={"Policy": sent_by(principal), "SqsManagedSseEnabled": "false"},
+    )
+
+    [outcome] = run(event("Config-Queue"), "enforce")
+
+    assert outcome.status is Status.REMEDIATED, outcome.reason
+    assert state(aws)["SqsManagedSseEnabled"] == "true"
+    assert [s["Sid"] for s in statements(aws)] == ["Senders", TLS_SID]
+
+
+def test_a_configured_cmk_is_written_to_a_queue_aws_services_send_to(aws, stack, run, monkeypatch):
+    """The team owning the CMK lets the services use it (README): we encrypt as usual."""
+    key = cmk(aws)
+    monkeypatch.setenv("SQS_ENCRYPTION_LEVEL", "SSE-KMS")
+    monkeypatch.setenv("ENCRYPTION_KMS_KEY_ARN", key)
+    principal = {"Service": "cloudwatch.amazonaws.com"}
+    aws("sqs").create_queue(QueueName="orders", Attributes={"Policy": sent_by(principal)})
+
+    with api_calls(aws, "sqs", "kms") as seen:
+        [outcome] = run(event("Config-Queue"), "enforce")
+
+    assert outcome.status is Status.REMEDIATED, outcome.reason
+    assert writes(seen) == ["sqs:SetQueueAttributes"] * 2  # at rest, then the TLS statement
+    assert state(aws)["KmsMasterKeyId"] == key
+    assert [s["Sid"] for s in statements(aws)] == ["Senders", TLS_SID]
+
+
+@pytest.mark.parametrize("principal", [{"AWS": "arn:aws:iam::123456789012:role/billing"}, "*"])
+def test_a_queue_only_accounts_send_to_gets_the_aws_managed_key(
+    aws, stack, run, monkeypatch, principal
+):
+    monkeypatch.setenv("SQS_ENCRYPTION_LEVEL", "SSE-KMS")
+    monkeypatch.setenv("ENCRYPTION_KMS_KEY_ARN", "")
+    aws("sqs").create_queue(QueueName="orders", Attributes={"Policy": sent_by(principal)})
+
+    [outcome] = run(event("Config-Queue"), "enforce")
+
+    assert outcome.status is Status.REMEDIATED, outcome.reason
+    assert state(aws)["KmsMasterKeyId"] == "alias/aws/sqs"
+    assert [s["Sid"] for s in statements(aws)] == ["Senders", TLS_SID]

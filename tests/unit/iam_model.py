@@ -28,6 +28,12 @@ LEVELS = tuple(WildcardLevel)
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None)
 
 Policy = dict[str, Any]
+
+# AdministratorAccess as AWS publishes it (the corpus leaves the GPL-licensed copy out).
+ADMINISTRATOR_ACCESS: Policy = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
 Holds = Callable[[Any], bool]  # does this Condition hold for the request?
 
 

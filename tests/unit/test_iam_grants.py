@@ -25,26 +25,17 @@ from iam_grants import (
     strip_wildcard_grants,
 )
 from tests.unit.iam_model import (
+    ADMINISTRATOR_ACCESS,
     LEVELS,
     PROPERTY_SETTINGS,
     Policy,
     assert_identity_invariants,
     dumps,
     grants_wildcard,
-    statements,
 )
 from tests.unit.iam_strategies import generated_actions, identity_documents
-from tests.unit.iam_trust_model import assert_trust_invariants
 
 # Re-exported for test_iam_grants_corpus.py, which imports them from this module.
-__all__ = [
-    "ADMINISTRATOR_ACCESS",
-    "LEVELS",
-    "Policy",
-    "assert_identity_invariants",
-    "assert_trust_invariants",
-    "statements",
-]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,10 +114,6 @@ def test_is_wildcard_action(action: str, at_service: bool, at_any: bool) -> None
 # Examples: identity policies
 # ---------------------------------------------------------------------------------------------
 
-ADMINISTRATOR_ACCESS: Policy = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-}
 # PowerUserAccess as AWS publishes it (the corpus leaves the GPL-licensed copy out).
 POWER_USER_ACCESS: Policy = {
     "Version": "2012-10-17",

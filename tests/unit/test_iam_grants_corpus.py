@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 
 from iam_grants import PolicyDocumentError, WildcardLevel, strip_open_trust, strip_wildcard_grants
-from tests.unit.test_iam_grants import (
+from tests.unit.iam_model import (
     ADMINISTRATOR_ACCESS,
     LEVELS,
     Policy,
     assert_identity_invariants,
-    assert_trust_invariants,
     statements,
 )
+from tests.unit.iam_trust_model import assert_trust_invariants
 
 pytestmark = pytest.mark.corpus
 
