@@ -119,10 +119,17 @@ class Runner:
             return Outcome(Status.EXEMPT, name, found.arn, exemption, found.changes)
         if self.settings.mode is Mode.REPORT:
             return Outcome(Status.WOULD_REMEDIATE, name, found.arn, "report mode", found.changes)
-        if any(change.call is None for change in found.changes):
+        manual = tuple(c for c in found.changes if c.call is None)
+        automatic = tuple(c for c in found.changes if c.call is not None)
+        if not automatic:
             reason = "cannot be fixed in place: manual steps needed"
             return Outcome(Status.WOULD_REMEDIATE, name, found.arn, reason, found.changes)
-        return self._enforce(trigger, target, found)
+        done = self._enforce(trigger, target, replace(found, changes=automatic))
+        if manual and done.status is Status.REMEDIATED:  # what we could fix is fixed, not all
+            reason = f"{len(done.changes)} change(s) made and verified; manual steps still needed"
+            changes = done.changes + manual
+            return replace(done, status=Status.WOULD_REMEDIATE, reason=reason, changes=changes)
+        return done
 
     def _exemption(self, found: Evaluation) -> str:
         reason = builtin_exemption(found.arn) or principal_exemption(
@@ -183,13 +190,17 @@ class Runner:
     def _verify(self, target: Any) -> tuple[Change, ...]:
         """Re-evaluate after the change. IAM and some other APIs are eventually consistent: a
         read right after a write may still show the old state, so look again before failing."""
-        left = self.remediator.evaluate(target, self.aws).changes
+        left = self._automatic(target)
         for delay in VERIFY_DELAYS:
             if not left:
                 break
             self.sleep(delay)
-            left = self.remediator.evaluate(target, self.aws).changes
+            left = self._automatic(target)
         return left
+
+    def _automatic(self, target: Any) -> tuple[Change, ...]:
+        """What evaluate still finds that we could change (manual steps are not ours to verify)."""
+        return tuple(c for c in self.remediator.evaluate(target, self.aws).changes if c.call)
 
     def _aws_failure(
         self, error: Exception, resource: str, doing: str, resource_error: bool = True
@@ -256,7 +267,8 @@ class Runner:
             "changes": [c.to_dict() for c in outcome.changes],
             "time": self.now().isoformat(timespec="seconds"),
         }
-        if outcome.changes and status in ("REMEDIATED", "FAILED", "APPLYING"):
+        applied = outcome.outcome_id and any(c.undo for c in outcome.changes)
+        if outcome.changes and (status in ("REMEDIATED", "FAILED", "APPLYING") or applied):
             report["undo"] = (
                 f"python -m core.undo {outcome_id} --table {self.settings.ledger_table}"
                 " (in remediators/, with administrator credentials)"

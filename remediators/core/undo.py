@@ -30,9 +30,9 @@ def undo_calls(report: Mapping[str, Any]) -> list[Call]:
 
 def undo(outcome_id: str, ledger: Ledger, aws: Clients, dry_run: bool = False) -> list[Call]:
     report = ledger.get(outcome_id)
-    if report["status"] not in ("REMEDIATED", "FAILED", "APPLYING"):
-        raise ValueError(f"outcome {outcome_id} is {report['status']}: nothing was changed")
     calls = undo_calls(report)
+    if not calls or report["status"] == "UNDONE":
+        raise ValueError(f"outcome {outcome_id} is {report['status']}: nothing to undo")
     for call in calls:
         log.info("%s %s", "would run" if dry_run else "running", call.cli())
         if not dry_run:

@@ -12,7 +12,6 @@ from botocore.exceptions import ClientError
 import s3_bucket_encryption as module
 from core.ledger import Ledger
 from core.outcome import Outcome, Status
-from core.settings import SettingsError
 from core.undo import undo
 from s3_bucket_encryption import REMEDIATOR
 from tests.remediators.calls import api_calls, ledger_before
@@ -399,8 +398,9 @@ def test_every_call_is_a_declared_action(aws, stack, run, monkeypatch, key, call
 
 def test_unknown_level_is_a_configuration_error(aws, stack, run, monkeypatch):
     baseline(monkeypatch, "SSE-C")
-    with pytest.raises(SettingsError, match="S3_ENCRYPTION_LEVEL"):
-        run(prepare(aws, "CreateBucket"), "report")
+    [outcome] = run(prepare(aws, "CreateBucket"), "enforce")
+    assert outcome.status is Status.FAILED and not outcome.transient
+    assert outcome.reason.startswith("configuration error: S3_ENCRYPTION_LEVEL must be one of")
 
 
 @pytest.mark.parametrize(

@@ -453,11 +453,11 @@ def test_aws_managed_key_is_not_written_to_a_queue_aws_services_send_to(
     assert noted["manual"] is True and noted["summary"] == manual_reason(names)
 
 
-def test_without_a_tls_deny_the_tls_change_is_listed_but_waits_for_the_manual_one(
+def test_without_a_tls_deny_the_tls_change_is_made_and_the_manual_one_reported(
     aws, stack, run, monkeypatch
 ):
-    """The runner applies nothing while any planned change is manual (core/runner.py): the TLS
-    statement is reported with the manual at-rest change, and nothing is written."""
+    """What can be fixed is fixed (the TLS statement, verified and undoable); the at-rest gap
+    stays WOULD_REMEDIATE with its manual reason, and no key is written."""
     monkeypatch.setenv("SQS_ENCRYPTION_LEVEL", "SSE-KMS")
     monkeypatch.setenv("ENCRYPTION_KMS_KEY_ARN", "")
     aws("sqs").create_queue(
@@ -469,10 +469,19 @@ def test_without_a_tls_deny_the_tls_change_is_listed_but_waits_for_the_manual_on
         [outcome] = run(event("Config-Queue"), "enforce")
 
     assert outcome.status is Status.WOULD_REMEDIATE, outcome.reason
-    at_rest, tls = outcome.changes
+    assert outcome.reason == "1 change(s) made and verified; manual steps still needed"
+    tls, at_rest = outcome.changes
     assert at_rest.call is None and at_rest.summary == manual_reason("s3.amazonaws.com")
     assert tls.call is not None and tls.after["Statement"][-1]["Sid"] == TLS_SID
-    assert writes(seen) == [] and state(aws) == before
+    assert writes(seen) == ["sqs:SetQueueAttributes"]
+    after = state(aws)
+    assert "KmsMasterKeyId" not in after or not after["KmsMasterKeyId"]
+    assert statements(aws)[-1]["Sid"] == TLS_SID
+    [note] = inbox(aws, stack)
+    assert note["body"]["undo"].startswith(f"python -m core.undo {outcome.outcome_id}")
+
+    undo(outcome.outcome_id, Ledger(aws, stack.table), aws)
+    assert state(aws) == before
 
 
 def test_sse_sqs_level_still_encrypts_a_queue_aws_services_send_to(aws, stack, run):
