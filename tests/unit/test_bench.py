@@ -10,7 +10,17 @@ import pytest
 
 from core.runner import Runner
 from core.settings import Settings
-from tools import bench
+from tools.bench.config import IAM_MODULE
+from tools.bench.environment import function_env, resolve
+from tools.bench.report import BenchError, Stats
+from tools.bench.samples import (
+    COMPLIANT_SEED,
+    MINIMUM,
+    SAMPLES,
+    expected_status,
+    representative_sample,
+)
+from tools.bench.startup_cost import importtime_above_boto3
 from tools.routing import functions, load_template
 from tools.scenario import (
     EVENTS,
@@ -37,7 +47,7 @@ TEMPLATE = {
 
 
 def test_stats_are_medians_with_quartiles():
-    stats = bench.Stats.of([5.0, 1.0, 3.0, 2.0, 4.0])
+    stats = Stats.of([5.0, 1.0, 3.0, 2.0, 4.0])
     assert (stats.n, stats.median, stats.q1, stats.q3, stats.low, stats.high) == (
         5,
         3.0,
@@ -46,8 +56,8 @@ def test_stats_are_medians_with_quartiles():
         1.0,
         5.0,
     )
-    with pytest.raises(bench.BenchError):
-        bench.Stats.of([1.0])
+    with pytest.raises(BenchError):
+        Stats.of([1.0])
 
 
 @pytest.mark.parametrize(
@@ -67,12 +77,12 @@ def test_stats_are_medians_with_quartiles():
     ],
 )
 def test_environment_values_resolve_as_deployed(value, expected):
-    assert bench._resolve(value, TEMPLATE, STACK) == expected
+    assert resolve(value, TEMPLATE, STACK) == expected
 
 
 def test_an_unknown_intrinsic_breaks_the_bench_loudly():
-    with pytest.raises(bench.BenchError, match="cannot resolve"):
-        bench._resolve({"Fn::GetAtt": ["LedgerTable", "Arn"]}, TEMPLATE, STACK)
+    with pytest.raises(BenchError, match="cannot resolve"):
+        resolve({"Fn::GetAtt": ["LedgerTable", "Arn"]}, TEMPLATE, STACK)
 
 
 def test_import_profile_keeps_only_what_comes_after_boto3():
@@ -85,7 +95,7 @@ def test_import_profile_keeps_only_what_comes_after_boto3():
             "import time:        20 |         50 |   core.runner",
         ]
     )
-    assert bench._importtime_above_boto3(stderr) == [
+    assert importtime_above_boto3(stderr) == [
         (30, 30, "     core.outcome"),
         (50, 20, "   core.runner"),
     ]
@@ -94,9 +104,9 @@ def test_import_profile_keeps_only_what_comes_after_boto3():
 def test_every_function_of_the_template_has_a_sample_and_resolvable_environment():
     template = load_template()
     for fn in functions(template):
-        sample = bench._sample(fn)
+        sample = representative_sample(fn)
         assert (EVENTS / fn.handler_module / f"{sample}.json").is_file()
-        env = bench.function_env(template, fn, STACK)
+        env = function_env(template, fn, STACK)
         assert env["MODE"] == "enforce"
         assert env["LEDGER_TABLE"] == STACK.table
         # The loop guard recognises the role that the own-action sample event comes from.
@@ -105,16 +115,16 @@ def test_every_function_of_the_template_has_a_sample_and_resolvable_environment(
         assert env["OWN_ROLE_ARNS"] == identity["sessionContext"]["sessionIssuer"]["arn"]
         # The sample is a fix (REMEDIATED), but for the report-only function.
         report_only = not importlib.import_module(fn.handler_module).REMEDIATOR.write_actions
-        assert bench._status(fn, sample) == ("WOULD_REMEDIATE" if report_only else "REMEDIATED")
+        assert expected_status(fn, sample) == ("WOULD_REMEDIATE" if report_only else "REMEDIATED")
     iam = next(f for f in functions(template) if f.handler_module == "iam_policy_least_privilege")
-    assert bench.function_env(template, iam, STACK).get("OWN_ROLE_ARNS") == OWN_ROLE_ARN
+    assert function_env(template, iam, STACK).get("OWN_ROLE_ARNS") == OWN_ROLE_ARN
     s3 = next(f for f in functions(template) if f.logical_id == "S3BucketEncryptionFunction")
-    assert bench.function_env(template, s3, STACK)["S3_ENCRYPTION_LEVEL"] == "SSE-KMS"
+    assert function_env(template, s3, STACK)["S3_ENCRYPTION_LEVEL"] == "SSE-KMS"
     assert template["Parameters"]["S3EncryptionLevel"]["Default"] == "SSE-S3"  # hence the override
 
 
 def test_the_minimum_table_names_existing_events_only():
-    for module, table in bench.MINIMUM.items():
+    for module, table in MINIMUM.items():
         names = {p.stem for p in (EVENTS / module).glob("*.json")}
         assert set(table) <= names, set(table) - names
 
@@ -122,7 +132,7 @@ def test_the_minimum_table_names_existing_events_only():
 def test_every_sample_event_of_every_function_has_a_minimum_with_a_reason():
     for fn in functions(load_template()):
         names = {p.stem for p in (EVENTS / fn.handler_module).glob("*.json")}
-        table = bench.MINIMUM.get(fn.handler_module, {})
+        table = MINIMUM.get(fn.handler_module, {})
         assert set(table) == names, names ^ set(table)
         for name, minimum in table.items():
             assert minimum.why, name
@@ -131,10 +141,7 @@ def test_every_sample_event_of_every_function_has_a_minimum_with_a_reason():
 
 
 ENCRYPTION_CASES = [
-    (module, name)
-    for module, table in bench.MINIMUM.items()
-    if module != bench.IAM_MODULE
-    for name in table
+    (module, name) for module, table in MINIMUM.items() if module != IAM_MODULE for name in table
 ]
 
 
@@ -159,18 +166,18 @@ def test_seeding_gives_each_encryption_sample_its_expected_status_again_and_agai
 ) -> None:  # fmt: skip
     """What the bench's sections rely on: seed, run (enforce), re-seed (the warm runs), run."""
     [fn] = [f for f in functions(template) if f.handler_module == module]
-    env = bench.function_env(template, fn, stack)
+    env = function_env(template, fn, stack)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     runner = Runner(importlib.import_module(module).REMEDIATOR, Settings.from_env(env), aws)
-    expected = bench.MINIMUM[module][name].status
+    expected = MINIMUM[module][name].status
     for _ in range(2):
         event = seed_encryption_event(aws, module, name)
         assert [o.status for o in runner.run(event)] == [expected]
-    if name != bench.SAMPLES[fn.logical_id]:
+    if name != SAMPLES[fn.logical_id]:
         return
     # The warm "compliant" runs: the same event after the fix, or after seeding a compliant
     # resource for a report-only function (whose event stays WOULD_REMEDIATE).
-    if module in bench.COMPLIANT_SEED:
-        bench.COMPLIANT_SEED[module](aws)
+    if module in COMPLIANT_SEED:
+        COMPLIANT_SEED[module](aws)
     assert [o.status for o in runner.run(event)] == ["COMPLIANT"]
