@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from tools.bench.config import (
     BENCH_SETTINGS,
@@ -122,13 +123,8 @@ def pycache_env() -> dict[str, str]:
 @contextlib.contextmanager
 def temporary_environ(values: Mapping[str, str]) -> Iterator[None]:
     """The function's variables for an in-process section, os.environ restored after."""
-    saved = dict(os.environ)
-    os.environ.update(values)
-    try:
+    with mock.patch.dict(os.environ, values):
         yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from unittest import mock
 
 from tools.demo.story import DEMO_SETTINGS, REMEDIATOR
 from tools.routing import Function
@@ -60,13 +61,8 @@ def isolated_environment() -> Iterator[None]:
 @contextmanager
 def invocation_environment(values: Mapping[str, str]) -> Iterator[None]:
     """One function's environment for one invocation; the previous one comes back after."""
-    saved = dict(os.environ)
-    os.environ.update(values)
-    try:
+    with mock.patch.dict(os.environ, values):
         yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def function_env(
