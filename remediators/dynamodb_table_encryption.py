@@ -15,6 +15,21 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from core.baseline_key import check_key_usable, configured_key, is_aws_managed_key
+from core.declaration import (
+    BASELINE_KEY,
+    ENFORCE,
+    HAS_KEY,
+    CloudTrail,
+    Declaration,
+    Policy,
+    allow,
+    arn,
+    check_baseline_key,
+    deny,
+    find_aws_managed_key,
+    get_att,
+    sub,
+)
 from core.event import EventError, Trigger, required
 from core.exemptions import tags_to_dict
 from core.handler import lambda_handler
@@ -25,6 +40,65 @@ AWS_MANAGED_ALIAS = "alias/aws/dynamodb"
 # DynamoDB rejects UpdateTable until the table is ACTIVE (a new table is CREATING for seconds).
 # At most 6 x 5 s of the function's 60 s; past that the failure is transient and Lambda retries.
 WAIT = {"Delay": 5, "MaxAttempts": 7}
+TABLES = arn("dynamodb", "table/*")
+
+DECLARATION = Declaration(
+    name="dynamodb_table_encryption",
+    title="DynamoDB table encryption",
+    description="Restores KMS encryption at rest of DynamoDB tables (AWS-managed or baseline key)",
+    cloudtrail=(
+        CloudTrail(
+            "dynamodb.amazonaws.com",
+            ("CreateTable", "UpdateTable"),
+            why="Every UpdateTable, not only SSESpecification: the live table decides.",
+        ),
+    ),
+    config_types=("AWS::DynamoDB::Table",),
+    environment={"ENCRYPTION_KMS_KEY_ARN": BASELINE_KEY},
+    permissions=(
+        Policy(
+            "dynamodb-encryption-read",
+            (
+                allow(
+                    "ReadTables", ("dynamodb:DescribeTable", "dynamodb:ListTagsOfResource"), TABLES
+                ),
+            ),
+        ),
+        Policy(
+            "dynamodb-encryption-keys",
+            (check_baseline_key(), find_aws_managed_key(AWS_MANAGED_ALIAS)),
+            when=HAS_KEY,
+            why="Only with a baseline CMK: is it Enabled, and is a table's key the AWS-managed"
+            " one?",
+        ),
+        Policy(
+            "dynamodb-encryption-write",
+            (
+                allow("EncryptTables", "dynamodb:UpdateTable", TABLES),
+                allow(
+                    "GrantBaselineKeyToDynamodb",
+                    "kms:CreateGrant",
+                    BASELINE_KEY,
+                    {
+                        "StringEquals": {
+                            "kms:ViaService": sub("dynamodb.${AWS::Region}.amazonaws.com")
+                        },
+                        "Bool": {"kms:GrantIsForAWSResource": "true"},
+                    },
+                    when=HAS_KEY,
+                    why="DynamoDB creates a grant on the CMK as the caller of UpdateTable.",
+                ),
+                deny(
+                    "NeverTouchOwnLedger",
+                    "dynamodb:UpdateTable",
+                    get_att("LedgerTable", "Arn"),
+                    why="Defence in depth: never touch this app's own ledger.",
+                ),
+            ),
+            when=ENFORCE,
+        ),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -38,11 +112,8 @@ class Table:
 
 
 class DynamodbTableEncryption(Remediator[Table]):
-    name = "dynamodb_table_encryption"
+    declaration = DECLARATION
     gone_errors = ("ResourceNotFoundException",)
-    read_actions = ("dynamodb:DescribeTable", "dynamodb:ListTagsOfResource", "kms:DescribeKey")
-    # DynamoDB creates a grant on the CMK as the caller: UpdateTable with a CMK needs CreateGrant.
-    write_actions = ("dynamodb:UpdateTable", "kms:CreateGrant")
 
     def targets(self, trigger: Trigger) -> list[Table]:
         if trigger.kind == "config":
@@ -50,7 +121,7 @@ class DynamodbTableEncryption(Remediator[Table]):
             if item.get("resourceType") != "AWS::DynamoDB::Table":
                 raise EventError(f"resource type {item.get('resourceType')!r} is not a table")
             return [Table(required(item, "resourceName"), trigger.region, trigger.account)]
-        if trigger.event_name not in ("CreateTable", "UpdateTable"):
+        if trigger.event_name not in DECLARATION.event_names:
             raise EventError(f"{trigger.event_name} is not a trigger of {self.name}")
         described = trigger.response.get("tableDescription")
         name = trigger.request.get("tableName") or (

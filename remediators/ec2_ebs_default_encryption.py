@@ -13,12 +13,60 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.baseline_key import check_key_usable, configured_key, is_aws_managed_key
+from core.declaration import (
+    BASELINE_KEY,
+    ENFORCE,
+    HAS_KEY,
+    CloudTrail,
+    Declaration,
+    Policy,
+    allow,
+    check_baseline_key,
+    find_aws_managed_key,
+)
 from core.event import EventError, Trigger
 from core.handler import lambda_handler
 from core.outcome import Call, Change
 from core.remediator import Aws, Evaluation, Remediator
 
 AWS_MANAGED_ALIAS = "alias/aws/ebs"
+
+DECLARATION = Declaration(
+    name="ec2_ebs_default_encryption",
+    title="EBS encryption-by-default",
+    description="Turns EBS encryption by default back on (and the baseline default key)",
+    cloudtrail=(CloudTrail("ec2.amazonaws.com", ("DisableEbsEncryptionByDefault",)),),
+    environment={"ENCRYPTION_KMS_KEY_ARN": BASELINE_KEY},
+    permissions=(
+        Policy(
+            "ebs-encryption-read",
+            (
+                allow(
+                    "ReadEbsDefaults",
+                    ("ec2:GetEbsEncryptionByDefault", "ec2:GetEbsDefaultKmsKeyId"),
+                    "*",
+                    why="A region-wide account setting: these actions have no resource type.",
+                ),
+            ),
+        ),
+        Policy(
+            "ebs-encryption-keys",
+            (check_baseline_key(), find_aws_managed_key(AWS_MANAGED_ALIAS)),
+            when=HAS_KEY,
+        ),
+        Policy(
+            "ebs-encryption-write",
+            (
+                allow(
+                    "EnableEbsDefaults",
+                    ("ec2:EnableEbsEncryptionByDefault", "ec2:ModifyEbsDefaultKmsKeyId"),
+                    "*",
+                ),
+            ),
+            when=ENFORCE,
+        ),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -31,12 +79,10 @@ class RegionSetting:
 
 
 class Ec2EbsDefaultEncryption(Remediator[RegionSetting]):
-    name = "ec2_ebs_default_encryption"
-    read_actions = ("ec2:GetEbsEncryptionByDefault", "ec2:GetEbsDefaultKmsKeyId", "kms:DescribeKey")
-    write_actions = ("ec2:EnableEbsEncryptionByDefault", "ec2:ModifyEbsDefaultKmsKeyId")
+    declaration = DECLARATION
 
     def targets(self, trigger: Trigger) -> list[RegionSetting]:
-        if trigger.kind != "cloudtrail" or trigger.event_name != "DisableEbsEncryptionByDefault":
+        if trigger.kind != "cloudtrail" or trigger.event_name not in DECLARATION.event_names:
             raise EventError(
                 f"{trigger.event_name or trigger.kind} is not a trigger of {self.name}"
             )

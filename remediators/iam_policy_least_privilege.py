@@ -13,6 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import iam_policy_changes as changes
+from core.declaration import (
+    ENFORCE,
+    CloudTrail,
+    Declaration,
+    Parameter,
+    Policy,
+    allow,
+    arn,
+    deny,
+    ref,
+)
 from core.event import EventError, Trigger, required
 from core.handler import lambda_handler
 from core.outcome import Call, Change
@@ -38,6 +49,128 @@ _CONFIG: dict[str, Kind] = {
 }
 
 
+def _iam(*actions: str) -> tuple[str, ...]:
+    return tuple(f"iam:{action}" for action in actions)
+
+
+_ROLES, _USERS, _GROUPS = (arn("iam", f"{k}/*", region=False) for k in ("role", "user", "group"))
+_POLICIES = arn("iam", "policy/*", region=False)
+_ROLE_WRITES = _iam(
+    "PutRolePolicy", "DeleteRolePolicy", "DetachRolePolicy", "UpdateAssumeRolePolicy"
+)
+DECLARATION = Declaration(
+    name="iam_policy_least_privilege",
+    title="IAM least-privilege",
+    description="Removes wildcard grants from IAM policies (IAM least privilege)",
+    us_east_1_only=True,
+    reserved_concurrency="IamReservedConcurrency",
+    cloudtrail=(
+        CloudTrail(
+            "iam.amazonaws.com",
+            (
+                *_INLINE,
+                "CreatePolicy",
+                "CreatePolicyVersion",
+                "SetDefaultPolicyVersion",
+                *_ATTACH,
+                "CreateRole",
+                "UpdateAssumeRolePolicy",
+            ),
+        ),
+    ),
+    config_types=("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group", "AWS::IAM::Policy"),
+    environment={"WILDCARD_LEVEL": ref("WildcardLevel")},
+    parameters=(
+        Parameter(
+            "WildcardLevel",
+            "Which IAM wildcards the IAM least-privilege remediator removes: service (whole-service"
+            " wildcards such as s3:* and the bare *) or any (also partial ones such as s3:Get*).",
+            default="service",
+            allowed=("service", "any"),
+        ),
+        Parameter(
+            "IamReservedConcurrency",
+            "Reserved concurrency of the IAM remediator, so that a burst of IAM changes cannot"
+            " exhaust IAM's API rate (5 is a good value). 0 leaves it unset: accounts with the"
+            " minimum Lambda concurrency quota reject any reservation.",
+            default=0,
+            type="Number",
+            min_value=0,
+        ),
+    ),
+    permissions=(
+        Policy(
+            "iam-read",
+            (
+                allow(
+                    "ReadRoles",
+                    _iam(
+                        "GetRole", "GetRolePolicy", "ListRolePolicies", "ListAttachedRolePolicies"
+                    ),
+                    _ROLES,
+                ),
+                allow(
+                    "ReadUsers",
+                    _iam(
+                        "GetUser", "GetUserPolicy", "ListUserPolicies", "ListAttachedUserPolicies"
+                    ),
+                    _USERS,
+                ),
+                allow(
+                    "ReadGroups",
+                    _iam("GetGroupPolicy", "ListGroupPolicies", "ListAttachedGroupPolicies"),
+                    _GROUPS,
+                ),
+                allow(
+                    "ReadCustomerManagedPolicies",
+                    _iam(
+                        "GetPolicy",
+                        "GetPolicyVersion",
+                        "ListPolicyVersions",
+                        "ListEntitiesForPolicy",
+                    ),
+                    _POLICIES,
+                ),
+                allow(
+                    "ReadAwsManagedPolicies",
+                    _iam("GetPolicy", "GetPolicyVersion"),
+                    arn("iam", "policy/*", region=False, account="aws"),
+                ),
+            ),
+        ),
+        Policy(
+            "iam-write",
+            when=ENFORCE,
+            statements=(
+                allow("FixRoles", _ROLE_WRITES, _ROLES),
+                allow(
+                    "FixUsers",
+                    _iam("PutUserPolicy", "DeleteUserPolicy", "DetachUserPolicy"),
+                    _USERS,
+                ),
+                allow(
+                    "FixGroups",
+                    _iam("PutGroupPolicy", "DeleteGroupPolicy", "DetachGroupPolicy"),
+                    _GROUPS,
+                ),
+                allow(
+                    "FixCustomerManagedPolicies",
+                    _iam("CreatePolicyVersion", "DeletePolicyVersion"),
+                    _POLICIES,
+                ),
+                deny(
+                    "NeverTouchOwnRoles",
+                    _ROLE_WRITES,
+                    arn("iam", "role/autoremediate/*", region=False),
+                    why="Defence in depth beside the loop guard: never rewrite this app's own"
+                    " roles.",
+                ),
+            ),
+        ),
+    ),
+)
+
+
 @dataclass(frozen=True)
 class ManagedPolicy:
     arn: str
@@ -47,19 +180,8 @@ class ManagedPolicy:
 
 
 class IamPolicyLeastPrivilege(Remediator[Principal | ManagedPolicy]):
-    name = "iam_policy_least_privilege"
+    declaration = DECLARATION
     gone_errors = ("NoSuchEntity",)
-    read_actions = tuple(f"iam:{a}" for a in (
-        "GetRole", "GetUser", "GetRolePolicy", "GetUserPolicy", "GetGroupPolicy",
-        "ListRolePolicies", "ListUserPolicies", "ListGroupPolicies", "ListAttachedRolePolicies",
-        "ListAttachedUserPolicies", "ListAttachedGroupPolicies", "GetPolicy", "GetPolicyVersion",
-        "ListPolicyVersions", "ListEntitiesForPolicy",
-    ))  # fmt: skip
-    write_actions = tuple(f"iam:{a}" for a in (
-        "PutRolePolicy", "PutUserPolicy", "PutGroupPolicy", "DeleteRolePolicy", "DeleteUserPolicy",
-        "DeleteGroupPolicy", "CreatePolicyVersion", "DeletePolicyVersion", "DetachRolePolicy",
-        "DetachUserPolicy", "DetachGroupPolicy", "UpdateAssumeRolePolicy",
-    ))  # fmt: skip
 
     @property
     def level(self) -> WildcardLevel:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from core.baseline_key import configured_key
+from core.declaration import BASELINE_KEY, CloudTrail, Declaration, Policy, allow, arn
 from core.event import EventError, Trigger, required
 from core.exemptions import tags_to_dict
 from core.handler import lambda_handler
@@ -23,6 +24,28 @@ _EVENTS: dict[str, tuple[Literal["instance", "cluster"], str]] = {
     "CreateDBInstance": ("instance", "dBInstanceIdentifier"),
     "CreateDBCluster": ("cluster", "dBClusterIdentifier"),
 }
+
+
+DECLARATION = Declaration(
+    name="rds_storage_encryption",
+    title="RDS storage encryption (report only)",
+    description="Reports unencrypted RDS and Aurora storage with the manual steps (report only)",
+    cloudtrail=(CloudTrail("rds.amazonaws.com", tuple(_EVENTS)),),
+    config_types=("AWS::RDS::DBInstance",),
+    # Named in the manual steps (the copy/restore key); never used to write.
+    environment={"ENCRYPTION_KMS_KEY_ARN": BASELINE_KEY},
+    permissions=(
+        Policy(
+            "rds-encryption-read",
+            (
+                allow("ReadInstances", "rds:DescribeDBInstances", arn("rds", "db:*")),
+                allow("ReadClusters", "rds:DescribeDBClusters", arn("rds", "cluster:*")),
+            ),
+            why="Report-only in every mode: RDS cannot encrypt storage in place, so no write at"
+            " all.",
+        ),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -38,10 +61,8 @@ class Database:
 
 
 class RdsStorageEncryption(Remediator[Database]):
-    name = "rds_storage_encryption"
+    declaration = DECLARATION
     gone_errors = ("DBInstanceNotFound", "DBInstanceNotFoundFault", "DBClusterNotFoundFault")
-    read_actions = ("rds:DescribeDBInstances", "rds:DescribeDBClusters")
-    write_actions = ()
 
     def targets(self, trigger: Trigger) -> list[Database]:
         if trigger.kind == "config":

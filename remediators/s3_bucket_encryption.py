@@ -10,11 +10,24 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from core.baseline_key import check_key_usable, configured_key
+from core.declaration import (
+    BASELINE_KEY,
+    ENFORCE,
+    S3_OWN_ACCOUNT,
+    CloudTrail,
+    Declaration,
+    Parameter,
+    Policy,
+    allow,
+    arn,
+    check_baseline_key,
+    ref,
+)
 from core.event import EventError, Trigger
 from core.exemptions import tags_to_dict
 from core.handler import lambda_handler
@@ -26,6 +39,57 @@ LEVELS = ("SSE-S3", "SSE-KMS")
 _KMS = frozenset({"aws:kms", "aws:kms:dsse"})
 _ANY = _KMS | {"AES256"}
 _PUT = "s3:PutEncryptionConfiguration"  # IAM's name for Put- and DeleteBucketEncryption
+BUCKETS = arn("s3", "*", region=False, account=False)
+
+DECLARATION = Declaration(
+    name="s3_bucket_encryption",
+    title="S3 default-encryption",
+    description="Restores S3 default encryption at the baseline (SSE-S3 or SSE-KMS)",
+    cloudtrail=(
+        CloudTrail(
+            "s3.amazonaws.com", ("CreateBucket", "PutBucketEncryption", "DeleteBucketEncryption")
+        ),
+    ),
+    config_types=("AWS::S3::Bucket",),
+    environment={
+        "S3_ENCRYPTION_LEVEL": ref("S3EncryptionLevel"),
+        "ENCRYPTION_KMS_KEY_ARN": BASELINE_KEY,
+    },
+    parameters=(
+        Parameter(
+            "S3EncryptionLevel",
+            "Minimum default encryption of S3 buckets. SSE-S3 (S3 applies it to every bucket"
+            " since 2023, so only a missing configuration is fixed) or SSE-KMS (with"
+            " EncryptionKmsKeyArn or alias/aws/s3, bucket key on). SSE-KMS changes who can read"
+            " new objects: report first.",
+            default="SSE-S3",
+            allowed=LEVELS,
+        ),
+    ),
+    permissions=(
+        Policy(
+            "s3-encryption-read",
+            (
+                allow(
+                    "ReadBuckets",
+                    ("s3:GetEncryptionConfiguration", "s3:GetBucketTagging"),
+                    BUCKETS,
+                    S3_OWN_ACCOUNT,
+                    why="Bucket ARNs carry no account: s3:ResourceAccount keeps us to this"
+                    " account's.",
+                ),
+                check_baseline_key(
+                    "S3 does not validate the key on PutBucketEncryption; we check it is Enabled."
+                ),
+            ),
+        ),
+        Policy(
+            "s3-encryption-write",
+            (allow("FixDefaultEncryption", _PUT, BUCKETS, S3_OWN_ACCOUNT),),
+            when=ENFORCE,
+        ),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -63,16 +127,11 @@ def bucket_tags(s3: Any, bucket: Bucket) -> dict[str, str]:
 
 
 class S3BucketEncryption(Remediator[Bucket]):
-    name = "s3_bucket_encryption"
+    declaration = DECLARATION
     gone_errors = ("NoSuchBucket",)
-    read_actions = ("s3:GetEncryptionConfiguration", "s3:GetBucketTagging", "kms:DescribeKey")
-    write_actions = (_PUT,)
-    events: ClassVar[frozenset[str]] = frozenset(
-        {"CreateBucket", "PutBucketEncryption", "DeleteBucketEncryption"}
-    )
 
     def targets(self, trigger: Trigger) -> list[Bucket]:
-        return bucket_targets(trigger, self.events, self.name)
+        return bucket_targets(trigger, DECLARATION.event_names, self.name)
 
     def evaluate(self, target: Bucket, aws: Aws) -> Evaluation:
         level = os.environ.get("S3_ENCRYPTION_LEVEL", "SSE-S3").strip() or "SSE-S3"

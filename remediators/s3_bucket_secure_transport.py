@@ -9,17 +9,46 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from botocore.exceptions import ClientError
 
+from core.declaration import ENFORCE, S3_OWN_ACCOUNT, CloudTrail, Declaration, Policy, allow
 from core.event import Trigger
 from core.handler import lambda_handler
 from core.outcome import Call, Change
 from core.remediator import Aws, Evaluation, Remediator
-from s3_bucket_encryption import Bucket, bucket_tags, bucket_targets
+from s3_bucket_encryption import BUCKETS, Bucket, bucket_tags, bucket_targets
 
 SID = "AutoremediateDenyInsecureTransport"
+
+DECLARATION = Declaration(
+    name="s3_bucket_secure_transport",
+    title="S3 TLS-only bucket policy",
+    description="Adds a Deny of non-TLS requests to S3 bucket policies",
+    cloudtrail=(
+        CloudTrail("s3.amazonaws.com", ("CreateBucket", "PutBucketPolicy", "DeleteBucketPolicy")),
+    ),
+    config_types=("AWS::S3::Bucket",),
+    permissions=(
+        Policy(
+            "s3-policy-read",
+            (
+                allow(
+                    "ReadBuckets",
+                    ("s3:GetBucketPolicy", "s3:GetBucketTagging"),
+                    BUCKETS,
+                    S3_OWN_ACCOUNT,
+                ),
+            ),
+        ),
+        Policy(
+            "s3-policy-write",
+            (allow("AddTlsDeny", "s3:PutBucketPolicy", BUCKETS, S3_OWN_ACCOUNT),),
+            when=ENFORCE,
+        ),
+    ),
+)
 
 
 def deny_insecure_transport(bucket: str, sid: str = SID) -> dict[str, Any]:
@@ -72,16 +101,11 @@ def denies_insecure_transport(statement: Any, bucket: str) -> bool:
 
 
 class S3BucketSecureTransport(Remediator[Bucket]):
-    name = "s3_bucket_secure_transport"
+    declaration = DECLARATION
     gone_errors = ("NoSuchBucket",)
-    read_actions = ("s3:GetBucketPolicy", "s3:GetBucketTagging")
-    write_actions = ("s3:PutBucketPolicy",)
-    events: ClassVar[frozenset[str]] = frozenset(
-        {"CreateBucket", "PutBucketPolicy", "DeleteBucketPolicy"}
-    )
 
     def targets(self, trigger: Trigger) -> list[Bucket]:
-        return bucket_targets(trigger, self.events, self.name)
+        return bucket_targets(trigger, DECLARATION.event_names, self.name)
 
     def evaluate(self, target: Bucket, aws: Aws) -> Evaluation:
         s3 = aws("s3")

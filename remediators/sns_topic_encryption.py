@@ -17,6 +17,16 @@ import json
 from typing import Any
 
 from core.baseline_key import baseline_key
+from core.declaration import (
+    BASELINE_KEY,
+    ENFORCE,
+    CloudTrail,
+    Declaration,
+    Policy,
+    allow,
+    arn,
+    check_baseline_key,
+)
 from core.event import EventError, Trigger, required
 from core.exemptions import tags_to_dict
 from core.handler import lambda_handler
@@ -25,16 +35,38 @@ from core.remediator import Aws, Evaluation, Remediator
 
 AWS_MANAGED_KEY = "alias/aws/sns"
 ATTRIBUTE = "KmsMasterKeyId"
+TOPICS = arn("sns", "*")
+
+DECLARATION = Declaration(
+    name="sns_topic_encryption",
+    title="SNS topic encryption",
+    description="Restores KMS encryption of SNS topics at the baseline key",
+    cloudtrail=(CloudTrail("sns.amazonaws.com", ("CreateTopic", "SetTopicAttributes")),),
+    config_types=("AWS::SNS::Topic",),
+    environment={"ENCRYPTION_KMS_KEY_ARN": BASELINE_KEY},
+    permissions=(
+        Policy(
+            "sns-encryption-read",
+            (
+                allow("ReadTopics", ("sns:GetTopicAttributes", "sns:ListTagsForResource"), TOPICS),
+                check_baseline_key(),
+            ),
+        ),
+        Policy(
+            "sns-encryption-write",
+            (allow("EncryptTopics", "sns:SetTopicAttributes", TOPICS),),
+            when=ENFORCE,
+        ),
+    ),
+)
 
 
 class SnsTopicEncryption(Remediator[str]):
     """Targets are topic ARNs."""
 
-    name = "sns_topic_encryption"
+    declaration = DECLARATION
     # moto and SNS's query protocol say NotFound; botocore models it as NotFoundException.
     gone_errors = ("NotFound", "NotFoundException")
-    read_actions = ("sns:GetTopicAttributes", "sns:ListTagsForResource", "kms:DescribeKey")
-    write_actions = ("sns:SetTopicAttributes",)
 
     def targets(self, trigger: Trigger) -> list[str]:
         if trigger.kind == "config":

@@ -19,6 +19,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.baseline_key import baseline_key
+from core.declaration import (
+    BASELINE_KEY,
+    ENFORCE,
+    CloudTrail,
+    Declaration,
+    Parameter,
+    Policy,
+    allow,
+    arn,
+    check_baseline_key,
+    ref,
+)
 from core.event import EventError, Trigger, required
 from core.handler import lambda_handler
 from core.outcome import Call, Change
@@ -29,6 +41,46 @@ from sns_topic_encryption import service_principals, service_reason
 AWS_MANAGED_KEY = "alias/aws/sqs"
 LEVELS = ("SSE-SQS", "SSE-KMS")
 TLS_SID = "AutoremediateDenyInsecureTransport"
+QUEUES = arn("sqs", "*")
+
+DECLARATION = Declaration(
+    name="sqs_queue_encryption",
+    title="SQS queue encryption and TLS-only policy",
+    description="Restores SQS encryption at the baseline and adds a TLS-only queue policy",
+    cloudtrail=(CloudTrail("sqs.amazonaws.com", ("CreateQueue", "SetQueueAttributes")),),
+    config_types=("AWS::SQS::Queue",),
+    environment={
+        "SQS_ENCRYPTION_LEVEL": ref("SqsEncryptionLevel"),
+        "ENCRYPTION_KMS_KEY_ARN": BASELINE_KEY,
+    },
+    parameters=(
+        Parameter(
+            "SqsEncryptionLevel",
+            "Minimum encryption of SQS queues: SSE-SQS (SQS-managed keys) or SSE-KMS (with"
+            " EncryptionKmsKeyArn or alias/aws/sqs).",
+            default="SSE-SQS",
+            allowed=LEVELS,
+        ),
+    ),
+    permissions=(
+        Policy(
+            "sqs-encryption-read",
+            (
+                allow(
+                    "ReadQueues",
+                    ("sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ListQueueTags"),
+                    QUEUES,
+                ),
+                check_baseline_key(),
+            ),
+        ),
+        Policy(
+            "sqs-encryption-write",
+            (allow("EncryptQueuesAndAddTlsDeny", "sqs:SetQueueAttributes", QUEUES),),
+            when=ENFORCE,
+        ),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -41,11 +93,8 @@ class Queue:
 
 
 class SqsQueueEncryption(Remediator[Queue]):
-    name = "sqs_queue_encryption"
+    declaration = DECLARATION
     gone_errors = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
-    read_actions = ("sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ListQueueTags",
-                    "kms:DescribeKey")  # fmt: skip
-    write_actions = ("sqs:SetQueueAttributes",)
 
     @property
     def level(self) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
+from core.declaration import Declaration
 from core.event import Trigger
 from core.outcome import Call, Change
 
@@ -30,14 +31,27 @@ T = TypeVar("T")
 
 
 class Remediator(ABC, Generic[T]):
-    """One control. `T` is the remediator's own description of a resource to look at."""
+    """One control. `T` is the remediator's own description of a resource to look at.
 
+    A subclass sets `declaration` (its triggers and permissions, which template.yaml is rendered
+    from); `name`, `read_actions` and `write_actions` then come from it.
+    """
+
+    declaration: ClassVar[Declaration | None] = None
     name: ClassVar[str]
     severity: ClassVar[str] = "HIGH"
     read_actions: ClassVar[tuple[str, ...]]
     write_actions: ClassVar[tuple[str, ...]]
     gone_errors: ClassVar[tuple[str, ...]] = ()
     """AWS error codes that mean the resource no longer exists (deleted in between)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declared = cls.__dict__.get("declaration")
+        if declared is not None:
+            cls.name = declared.name
+            cls.read_actions = declared.read_actions
+            cls.write_actions = declared.write_actions
 
     @abstractmethod
     def targets(self, trigger: Trigger) -> list[T]:

@@ -1,0 +1,17 @@
+"""The remediators that template.yaml deploys, in template order: one line per remediator.
+
+Only tools/template and the tests read this list; no Lambda handler imports it.
+"""
+
+from __future__ import annotations
+
+REMEDIATORS = (
+    "iam_policy_least_privilege",
+    "s3_bucket_encryption",
+    "s3_bucket_secure_transport",
+    "sns_topic_encryption",
+    "sqs_queue_encryption",
+    "dynamodb_table_encryption",
+    "ec2_ebs_default_encryption",
+    "rds_storage_encryption",
+)

@@ -1,0 +1,265 @@
+"""One remediator's declaration as template data: its log group, role and function, its
+parameters, conditions and output. What every function shares (the trust policy, the core
+permissions, retries and dead-letter wiring, the checkov reasons) is written here once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.declaration import (
+    ENFORCE,
+    Declaration,
+    Parameter,
+    Policy,
+    Statement,
+    get_att,
+    ref,
+    sub,
+)
+from tools.template.yaml_text import Commented
+
+NO_VALUE = ref("AWS::NoValue")
+IAM_EVENT_REGION = "InIamEventRegion"
+DEAD_LETTER_QUEUE = "RemediationDeadLetterQueue"
+RETRY_POLICY = {"MaximumRetryAttempts": 4, "MaximumEventAgeInSeconds": 3600}
+CLOUDTRAIL = "AWS API Call via CloudTrail"
+CONFIG = "Config Configuration Item Change"
+# How a service is called in the checkov reason of each function (others: upper case).
+SERVICE_NAMES = {"dynamodb": "DynamoDB", "cloudfront": "CloudFront", "apigateway": "API Gateway"}
+
+
+def logical_prefix(declaration: Declaration) -> str:
+    """iam_policy_least_privilege -> IamPolicyLeastPrivilege (logical ids never change)."""
+    return "".join(part.capitalize() for part in declaration.name.split("_"))
+
+
+def banner(declaration: Declaration) -> str:
+    where = "us-east-1 only" if declaration.us_east_1_only else "any region"
+    text = f" {declaration.title}, {where}"
+    return "  # " + "-" * max(8, 92 - len(text)) + text
+
+
+def parameters(declaration: Declaration) -> dict[str, Any]:
+    return {p.name: _parameter(p) for p in declaration.parameters}
+
+
+def _parameter(parameter: Parameter) -> dict[str, Any]:
+    spec: dict[str, Any] = {"Type": parameter.type, "Default": parameter.default}
+    if parameter.min_value is not None:
+        spec["MinValue"] = parameter.min_value
+    if parameter.allowed:
+        spec["AllowedValues"] = list(parameter.allowed)
+    spec["Description"] = parameter.description
+    return spec
+
+
+def conditions(declaration: Declaration) -> dict[str, Any]:
+    if not declaration.reserved_concurrency:
+        return {}
+    name = declaration.reserved_concurrency
+    return {f"Has{name}": {"Fn::Not": [{"Fn::Equals": [ref(name), "0"]}]}}
+
+
+def resources(declaration: Declaration) -> dict[str, Any]:
+    prefix = logical_prefix(declaration)
+    placed = {"Condition": IAM_EVENT_REGION} if declaration.us_east_1_only else {}
+    log_group = {
+        "Type": "AWS::Logs::LogGroup",
+        **placed,
+        "Properties": {
+            "LogGroupName": sub(
+                f"/aws/lambda/${{AWS::StackName}}-{declaration.name.replace('_', '-')}"
+            ),
+            "RetentionInDays": ref("LogRetentionDays"),
+            "KmsKeyId": get_att("StackKey", "Arn"),
+        },
+    }
+    role = {"Type": "AWS::IAM::Role", **placed, "Properties": _role(declaration, prefix)}
+    function = {
+        "Type": "AWS::Serverless::Function",
+        **placed,
+        "Metadata": {"checkov": {"skip": _checkov_skips(declaration)}},
+        "Properties": _function(declaration, prefix),
+    }
+    return {f"{prefix}LogGroup": log_group, f"{prefix}Role": role, f"{prefix}Function": function}
+
+
+def outputs(declaration: Declaration) -> dict[str, Any]:
+    prefix = logical_prefix(declaration)
+    placed = {"Condition": IAM_EVENT_REGION} if declaration.us_east_1_only else {}
+    where = " (us-east-1 only)" if declaration.us_east_1_only else ""
+    return {
+        f"{prefix}FunctionName": {
+            **placed,
+            "Description": f"The {declaration.title} remediator{where}.",
+            "Value": ref(f"{prefix}Function"),
+        }
+    }
+
+
+def _role(declaration: Declaration, prefix: str) -> dict[str, Any]:
+    trust = {
+        "Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}},
+    }
+    return {
+        "Path": Commented(
+            "/autoremediate/",
+            "Our roles live under one path, which the enforce-mode Deny of the"
+            " IAM remediator protects.",
+        ),
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [trust]},
+        "Policies": [_core_policy(prefix), *(_policy(p) for p in declaration.permissions)],
+    }
+
+
+def _core_policy(prefix: str) -> dict[str, Any]:
+    """What every function needs: the ledger, the topic, the stack key, its dead-letter queue,
+    its own log group and X-Ray."""
+    ledger = get_att("LedgerTable", "Arn")
+    statements: list[Any] = [
+        _statement("Ledger", ["dynamodb:PutItem", "dynamodb:UpdateItem"], ledger),
+        _statement("Notify", ["sns:Publish"], ref("NotificationTopic")),
+        _statement("StackKey", ["kms:GenerateDataKey", "kms:Decrypt"], get_att("StackKey", "Arn")),
+        _statement("AsyncDeadLetterQueue", ["sqs:SendMessage"], get_att(DEAD_LETTER_QUEUE, "Arn")),
+        _statement(
+            "OwnLogGroup",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            get_att(f"{prefix}LogGroup", "Arn"),
+        ),
+        Commented(
+            _statement("Tracing", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "*"),
+            'X-Ray has no resource-level permissions: "*" is the only valid Resource.',
+        ),
+    ]
+    return {"PolicyName": "core", "PolicyDocument": _document(statements)}
+
+
+def _statement(
+    sid: str, actions: list[str], resource: Any, condition: Any = None, effect: str = "Allow"
+) -> dict[str, Any]:
+    statement = {
+        "Sid": sid,
+        "Effect": effect,
+        "Action": actions[0] if len(actions) == 1 else actions,
+        "Resource": resource,
+    }
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def _document(statements: list[Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _declared(statement: Statement, policy_when: str | None) -> Any:
+    body = _statement(
+        statement.sid,
+        list(statement.actions),
+        statement.resource,
+        statement.condition,
+        statement.effect,
+    )
+    # Inside a policy under the same condition, the statement needs no condition of its own.
+    when = statement.when if statement.when != policy_when else None
+    node: Any = {"Fn::If": [when, body, NO_VALUE]} if when else body
+    return Commented(node, statement.why) if statement.why else node
+
+
+def _policy(policy: Policy) -> Any:
+    body = {
+        "PolicyName": policy.name,
+        "PolicyDocument": _document([_declared(s, policy.when) for s in policy.statements]),
+    }
+    node: Any = {"Fn::If": [policy.when, body, NO_VALUE]} if policy.when else body
+    why = [policy.why] if policy.why else []
+    if policy.when == ENFORCE:
+        why.insert(0, "Report mode is enforced by IAM: without EnforceMode the role cannot write.")
+    return Commented(node, " ".join(why)) if why else node
+
+
+def _checkov_skips(declaration: Declaration) -> list[dict[str, Any]]:
+    services = [
+        _service_name(action.split(":", 1)[0])
+        for policy in declaration.permissions
+        for statement in policy.statements
+        for action in statement.actions
+    ]
+    apis = ", ".join(dict.fromkeys([*services, "DynamoDB", "SNS"]))
+    concurrency = (
+        f"Reserved concurrency is opt-in ({declaration.reserved_concurrency}, 5 suggested): an"
+        " account at the minimum Lambda concurrency quota rejects any reservation, and the"
+        " default must deploy everywhere."
+        if declaration.reserved_concurrency
+        else "Reserved concurrency is not set: an account at the minimum Lambda concurrency"
+        " quota rejects any reservation, and the default must deploy everywhere."
+    )
+    return [
+        {
+            "id": "CKV_AWS_117",
+            "comment": f"Calls only public AWS APIs ({apis}); a VPC would add NAT or interface"
+            " endpoints and cost without protecting anything.",
+        },
+        {"id": "CKV_AWS_115", "comment": concurrency},
+    ]
+
+
+def _service_name(prefix: str) -> str:
+    return SERVICE_NAMES.get(prefix, prefix.upper())
+
+
+def _function(declaration: Declaration, prefix: str) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "Description": declaration.description,
+        "Handler": f"{declaration.name}.handler",
+        "Role": get_att(f"{prefix}Role", "Arn"),
+        "LoggingConfig": {"LogGroup": ref(f"{prefix}LogGroup")},
+    }
+    if declaration.reserved_concurrency:
+        name = declaration.reserved_concurrency
+        properties["ReservedConcurrentExecutions"] = {"Fn::If": [f"Has{name}", ref(name), NO_VALUE]}
+    own_role = Commented(
+        get_att(f"{prefix}Role", "Arn"),
+        "The loop guard skips events of calls made by this role: our own fixes echoing back.",
+    )
+    variables = {**declaration.environment, "OWN_ROLE_ARNS": own_role}
+    properties["Environment"] = {"Variables": variables}
+    properties["Events"] = _events(declaration)
+    return properties
+
+
+def _events(declaration: Declaration) -> dict[str, Any]:
+    events: dict[str, Any] = {}
+    for calls in declaration.cloudtrail:
+        names: Any = list(calls.names)
+        detail = {
+            "eventSource": [calls.event_source],
+            "eventName": Commented(names, calls.why) if calls.why else names,
+            "errorCode": Commented(
+                [{"exists": False}],
+                "A failed call changed nothing (the code checks again anyway).",
+            ),
+        }
+        pattern = {"source": [calls.source], "detail-type": [CLOUDTRAIL], "detail": detail}
+        events[calls.rule] = _rule(pattern)
+    if declaration.config_types:
+        item = {"resourceType": list(declaration.config_types)}
+        detail = {"messageType": ["ConfigurationItemChangeNotification"], "configurationItem": item}
+        events["Config"] = _rule(
+            {"source": ["aws.config"], "detail-type": [CONFIG], "detail": detail}
+        )
+    return events
+
+
+def _rule(pattern: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Type": "EventBridgeRule",
+        "Properties": {
+            "Pattern": pattern,
+            "DeadLetterConfig": {"Arn": get_att(DEAD_LETTER_QUEUE, "Arn")},
+            "RetryPolicy": dict(RETRY_POLICY),
+        },
+    }
