@@ -7,7 +7,7 @@ TEST   := $(VENV)/test/bin
 SAM    := $(VENV)/sam/bin/sam
 CHECKOV := $(VENV)/checkov/bin/checkov
 
-.PHONY: demo test unit lint check-template build bench clean
+.PHONY: demo test unit lint template check-template build bench clean
 
 demo: $(TEST)/.ok ## the main job: report then enforce mode against an in-process moto account
 	$(TEST)/python -m tools.demo
@@ -16,6 +16,7 @@ test: $(TEST)/.ok $(SAM) $(CHECKOV) ## the whole suite: lint, unit/remediator/co
 	$(TEST)/ruff check .
 	$(TEST)/ruff format --check .
 	$(TEST)/mypy
+	$(TEST)/python -m tools.template --check
 	$(TEST)/python -m pytest -n 2 -q
 	$(TEST)/python tools/check_template.py --sam $(SAM) --checkov $(CHECKOV)
 
@@ -26,6 +27,9 @@ lint: $(TEST)/.ok
 	$(TEST)/ruff check .
 	$(TEST)/ruff format --check .
 	$(TEST)/mypy
+
+template: $(TEST)/.ok ## render template.yaml from tools/template/shared.yaml and the remediators' declarations
+	$(TEST)/python -m tools.template
 
 check-template: $(TEST)/.ok $(SAM) $(CHECKOV)
 	$(TEST)/python tools/check_template.py --sam $(SAM) --checkov $(CHECKOV)

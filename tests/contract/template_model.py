@@ -33,6 +33,7 @@ from tools.check_template import (
     transform,
 )
 from tools.routing import Function, functions, load_template, matches
+from tools.template import declarations
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Path(os.environ.get("AUTOREMEDIATE_TEMPLATE", ROOT / "template.yaml"))
@@ -43,8 +44,8 @@ CLOUDTRAIL = "AWS API Call via CloudTrail"
 CONFIG_CHANGE = "Config Configuration Item Change"
 CONFIG_RESOURCE_TYPE = ("detail", "configurationItem", "resourceType")
 # IAM publishes its CloudTrail events to EventBridge in us-east-1 only (DESIGN.md): these
-# remediators exist there only; every other one deploys in any region.
-US_EAST_1_ONLY = frozenset({"iam_policy_least_privilege"})
+# remediators exist there only; every other one deploys in any region (their declarations say).
+US_EAST_1_ONLY = frozenset(d.name for d in declarations() if d.us_east_1_only)
 # EncryptionKmsKeyArn: empty (the AWS-managed keys) or a customer-managed baseline key.
 KEYS = pytest.mark.parametrize("key", ["", SAMPLE_KMS_KEY_ARN], ids=["no-key", "key"])
 MODES = pytest.mark.parametrize("mode", ["report", "enforce"])
@@ -86,18 +87,8 @@ COMMON_ENVIRONMENT = {
     "POWERTOOLS_METRICS_NAMESPACE": "Autoremediate",
     "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},
 }
-BASELINE_KEY = {"ENCRYPTION_KMS_KEY_ARN": {"Ref": KEY_PARAMETER}}
-EXTRA_ENVIRONMENT: dict[str, dict[str, Any]] = {
-    "iam_policy_least_privilege": {"WILDCARD_LEVEL": {"Ref": "WildcardLevel"}},
-    "s3_bucket_encryption": {**BASELINE_KEY, "S3_ENCRYPTION_LEVEL": {"Ref": "S3EncryptionLevel"}},
-    "s3_bucket_secure_transport": {},
-    "sns_topic_encryption": BASELINE_KEY,
-    "sqs_queue_encryption": {**BASELINE_KEY, "SQS_ENCRYPTION_LEVEL": {"Ref": "SqsEncryptionLevel"}},
-    "dynamodb_table_encryption": BASELINE_KEY,
-    "ec2_ebs_default_encryption": BASELINE_KEY,
-    # Named in the manual steps it reports; its role holds no KMS permission at all.
-    "rds_storage_encryption": BASELINE_KEY,
-}
+# Each remediator's own variables, as its declaration states them (the module reads them).
+EXTRA_ENVIRONMENT: dict[str, dict[str, Any]] = {d.name: dict(d.environment) for d in declarations()}
 PSEUDO_PARAMETERS = {
     "AWS::AccountId",
     "AWS::NoValue",

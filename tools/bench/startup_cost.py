@@ -9,7 +9,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from tools.bench.config import STARTUP_RUNS
+from tools.bench.config import IMPORT_TARGET_MS, STARTUP_RUNS
 from tools.bench.environment import lambda_env
 from tools.bench.probe import PROBE_SETUP, CodeCopies, code_dir, probe
 from tools.bench.report import BenchError, Report, Stats, header
@@ -22,7 +22,8 @@ STARTUP: dict[str, str] = {
     "Metrics()": "from aws_lambda_powertools import Metrics\nMetrics(namespace='Autoremediate')",
     "single_metric (kept)": "from aws_lambda_powertools.metrics import MetricUnit, single_metric",
     "Tracer() (dropped)": "from aws_lambda_powertools import Tracer\nTracer()",
-    "EventBridgeEvent (kept)": (
+    # Not imported since core.event reads the envelope dict itself: kept as the reference figure.
+    "EventBridgeEvent (dropped)": (
         "from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent\n"
         "EventBridgeEvent(event).detail"
     ),
@@ -38,9 +39,7 @@ STARTUP: dict[str, str] = {
     "kept, together": (
         "from aws_lambda_powertools import Logger\n"
         "from aws_lambda_powertools.metrics import MetricUnit, single_metric\n"
-        "from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent\n"
-        "Logger(service='autoremediate')\n"
-        "EventBridgeEvent(event).detail"
+        "Logger(service='autoremediate')"
     ),
     "import core.runner": "import core.runner",
     "handler module": "import {module}",
@@ -89,6 +88,22 @@ def startup(fns: list[Function], copies: CodeCopies, report: Report) -> None:
     print(f"   {'(compiling our .py alone, in-process)':<40}{compiling}")
     results["compile our code"] = asdict(compiling)
     report.data["startup_over_boto3_ms"] = results
+    # The goal the handler module is held to: Lambda compiles it from source at each cold start.
+    module = results["handler module"]["median"]
+    cached_ms = results["handler module, .pyc cached"]["median"]
+    within = module <= IMPORT_TARGET_MS
+    verdict = "within" if within else f"OVER by {module - IMPORT_TARGET_MS:.1f} ms"
+    print(
+        f"   handler module = `import {fn.handler_module}` (first function of the template): "
+        f"{module:.1f} ms against the target of <= {IMPORT_TARGET_MS:.0f} ms: {verdict}"
+    )
+    report.target(
+        f"import {fn.handler_module} <= {IMPORT_TARGET_MS:.0f} ms over `import boto3`",
+        within,
+        f"{module:.1f} ms compiled from source ({cached_ms:.1f} ms with .pyc cached), "
+        f"median of {STARTUP_RUNS}",
+    )
+    results["handler module"]["target_ms"] = IMPORT_TARGET_MS
 
 
 def _compile_ms(folder: Path) -> float:

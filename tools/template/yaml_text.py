@@ -9,7 +9,6 @@ with the data, so a quoting mistake fails `make template` instead of reaching a 
 
 from __future__ import annotations
 
-import json
 import re
 import textwrap
 from collections.abc import Mapping
@@ -43,7 +42,7 @@ def strip_comments(node: Any) -> Any:
 def entry(key: str, value: Any, indent: int) -> list[str]:
     """The lines of `key: value` at `indent`, with its comment above."""
     lines, value = _comment(value, indent)
-    return lines + _value(f"{' ' * indent}{key}:", value, indent)
+    return lines + _value(f"{' ' * indent}{_scalar(key, True)}:", value, indent)
 
 
 def mapping(node: Mapping[str, Any], indent: int) -> list[str]:
@@ -59,11 +58,10 @@ def _comment(value: Any, indent: int) -> tuple[list[str], Any]:
 def _value(prefix: str, value: Any, indent: int) -> list[str]:
     """`prefix` is "<indent>key:" or "<indent>-"; nested blocks go two columns further in."""
     inline = _flow(value)
-    if inline is not None and len(prefix) + 1 + len(inline) <= WIDTH:
+    fits = inline is not None and len(prefix) + 1 + len(inline) <= WIDTH
+    if fits or (inline is not None and isinstance(value, str)):  # a string that cannot fold
         return [f"{prefix} {inline}"]
-    if isinstance(value, str):
-        if "\n" in value or "  " in value or value != value.strip():
-            return [f"{prefix} {json.dumps(value)}"]  # folding would change it
+    if isinstance(value, str):  # long prose (_scalar said so): folded
         return [f"{prefix} >-", *_wrap(value, indent + 2, "")]
     if isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in _TAGS:
         ((function, args),) = value.items()
@@ -110,7 +108,7 @@ def _flow(value: Any, in_flow: bool = False) -> str | None:
     if isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in _TAGS:
         ((function, args),) = value.items()
         if function == "Ref":
-            return f"!Ref {args}"
+            return f"!Ref {_scalar(args, True)}"
         if function == "Fn::GetAtt":
             return f"!GetAtt {args[0]}.{args[1]}"
         if function == "Fn::Sub" and isinstance(args, str):
@@ -125,7 +123,7 @@ def _flow(value: Any, in_flow: bool = False) -> str | None:
         if not value or any(p is None or isinstance(v, Mapping) for (_, p), v in
                             zip(parts, value.values(), strict=True)):  # fmt: skip
             return None
-        return "{" + ", ".join(f"{k}: {p}" for k, p in parts) + "}"
+        return "{" + ", ".join(f"{_scalar(k, True)}: {p}" for k, p in parts) + "}"
     if isinstance(value, (list, tuple)) and value:
         return _flow_list(list(value))
     return None
@@ -138,21 +136,54 @@ def _flow_list(items: list[Any]) -> str | None:
     return "[" + ", ".join(str(p) for p in parts) + "]"
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_/$(][A-Za-z0-9 _./:$@()=+<>*,{}'-]*")
+_PLAIN_IN_FLOW = re.compile(r"[A-Za-z0-9_/$(][A-Za-z0-9 _./:$@()=+<>*'-]*")
+
+
 def _scalar(text: str, in_flow: bool) -> str | None:
-    """A plain scalar when YAML reads it back as this same string, else double-quoted; None
-    for long prose, which is folded."""
-    if len(text) > 60 and " " in text and not in_flow:
+    """A plain scalar when YAML surely reads it back as this same string (a conservative set of
+    characters), else double-quoted; None for long prose, which is folded."""
+    if len(text) > 60 and " " in text and not in_flow and _foldable(text):
         return None
     plain = (
-        text == text.strip()
+        (_PLAIN_IN_FLOW if in_flow else _PLAIN).fullmatch(text) is not None
+        and text == text.strip()
         and text.lower() not in _AMBIGUOUS
-        and not re.match(r"[-?:,\[\]{}#&*!|>'\"%@`+.0-9]", text)
+        and not re.match(r"[0-9]", text)  # numbers, dates, times
         and ": " not in text
         and " #" not in text
         and not text.endswith(":")
-        and not (in_flow and re.search(r"[,\[\]{}]", text))
     )
-    return text if plain else json.dumps(text)
+    return text if plain else _quoted(text)
+
+
+def _quoted(text: str) -> str:
+    """Double-quoted, every character outside printable ASCII escaped (YAML's \\x, \\u, \\U)."""
+    out = []
+    for char in text:
+        code = ord(char)
+        if char in ('"', "\\"):
+            out.append("\\" + char)
+        elif 0x20 <= code < 0x7F:
+            out.append(char)
+        elif code <= 0xFF:
+            out.append(f"\\x{code:02x}")
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return '"' + "".join(out) + '"'
+
+
+def _foldable(text: str) -> bool:
+    """Folding reads each line break back as one space: only for printable ASCII prose with
+    single spaces (descriptions)."""
+    return (
+        text == text.strip()
+        and "  " not in text
+        and all(0x20 <= ord(char) < 0x7F for char in text)
+        and not text.startswith(("#", "-", "?", ":", "'", '"'))
+    )
 
 
 def _wrap(text: str, indent: int, lead: str) -> list[str]:
