@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date
-from fnmatch import fnmatchcase
+from functools import cache
 
 EXEMPT_TAG = "autoremediate:exempt"
 # Lenient on purpose: a mistyped expiry must never turn into a permanent exemption.
@@ -31,15 +31,29 @@ def builtin_exemption(arn: str) -> str:
     return ""
 
 
+@cache
+def _glob(pattern: str) -> re.Pattern[str]:
+    """`*` and `?` stay within one path segment (never a '/'); `**` spans segments. Nothing
+    else is special (IAM's ARN patterns have no character classes)."""
+    pieces = re.split(r"(\*\*|\*|\?)", pattern)
+    wild = {"**": ".*", "*": "[^/]*", "?": "[^/]"}
+    return re.compile("".join(wild.get(piece) or re.escape(piece) for piece in pieces))
+
+
 def principal_exemption(arn: str, patterns: Sequence[str]) -> str:
     """The ExemptPrincipalArns pattern that matches `arn`, as a reason, or ''.
 
-    Matched part by part, as IAM's ArnLike does: a `*` never spans the colons of an ARN.
+    Matched part by part, as IAM's ArnLike does: a wildcard never spans the colons of an ARN.
+    Stricter than ArnLike inside the resource part: `*` does not cross a '/', so that
+    `role/breakglass/*` exempts `role/breakglass/admin` but not a role that someone creates
+    under a deeper path they chose (`role/breakglass/x/...`); write `**` to span paths.
     """
     parts = _arn_parts(arn)
     for pattern in patterns:
         wanted = _arn_parts(pattern)
-        if len(wanted) == len(parts) == 6 and all(map(fnmatchcase, parts, wanted)):
+        if len(wanted) == len(parts) == 6 and all(
+            _glob(w).fullmatch(p) for p, w in zip(parts, wanted, strict=True)
+        ):
             return f"principal matches exempt pattern {pattern}"
     return ""
 

@@ -105,7 +105,11 @@ BREAKGLASS = "arn:aws:iam::*:role/breakglass/*"
     ("arn", "patterns", "matched"),
     [
         (f"arn:aws:iam::{ACCOUNT}:role/breakglass/admin", (BREAKGLASS,), BREAKGLASS),
-        (f"arn:aws:iam::{ACCOUNT}:role/breakglass/team/admin", (BREAKGLASS,), BREAKGLASS),
+        (
+            f"arn:aws:iam::{ACCOUNT}:role/breakglass/team/admin",
+            ("arn:aws:iam::*:role/breakglass/**",),  # ** spans path segments, * does not
+            "arn:aws:iam::*:role/breakglass/**",
+        ),
         (
             f"arn:aws:iam::{ACCOUNT}:role/OrgAdmin",
             (BREAKGLASS, f"arn:aws:iam::{ACCOUNT}:role/OrgAdmin"),
@@ -128,7 +132,7 @@ BREAKGLASS = "arn:aws:iam::*:role/breakglass/*"
         ),
         (
             # The resource part is kept whole (as ArnLike does): its '*' may cover a ':'.
-            f"arn:aws:iam::{ACCOUNT}:role/breakglass/x:y/admin",
+            f"arn:aws:iam::{ACCOUNT}:role/breakglass/x:y",
             (BREAKGLASS,),
             BREAKGLASS,
         ),
@@ -197,6 +201,28 @@ def test_principal_exemption_no_match(arn: str, patterns: tuple[str, ...]) -> No
 def test_principal_exemption_wildcard_does_not_span_arn_parts(arn: str) -> None:
     # IAM ArnLike matches each colon-delimited part separately: the account '*' is one part.
     assert principal_exemption(arn, (BREAKGLASS,)) == ""
+
+
+@pytest.mark.parametrize(
+    ("arn", "pattern"),
+    [
+        # Reproduced bypasses: names and paths an attacker chooses under a break-glass pattern.
+        (f"arn:aws:iam::{ACCOUNT}:role/BreakGlassX/evil", "arn:aws:iam::*:role/BreakGlass*"),
+        (f"arn:aws:iam::{ACCOUNT}:role/breakglass/team/admin", BREAKGLASS),
+        (f"arn:aws:iam::{ACCOUNT}:role/breakglass/x:y/admin", BREAKGLASS),
+        (f"arn:aws:iam::{ACCOUNT}:role/ci-b/t", "arn:aws:iam::*:role/ci-b?t"),
+        (f"arn:aws:iam::{ACCOUNT}:role/breakglass/a", "arn:aws:iam::*:role/breakglass/[ab]"),
+    ],
+    ids=[
+        "name-prefix-then-path",
+        "deeper-path",
+        "deeper-path-with-colon",
+        "question-slash",
+        "class",
+    ],
+)
+def test_principal_exemption_wildcard_stays_within_one_path_segment(arn: str, pattern: str) -> None:
+    assert principal_exemption(arn, (pattern,)) == ""
 
 
 def test_principal_exemption_takes_any_sequence_of_patterns() -> None:
