@@ -55,6 +55,7 @@ DECLARATION = Declaration(
     ),
     config_types=("AWS::DynamoDB::Table",),
     environment={"ENCRYPTION_KMS_KEY_ARN": BASELINE_KEY},
+    inverse_operations=("dynamodb.update_table",),
     permissions=(
         Policy(
             "dynamodb-encryption-read",

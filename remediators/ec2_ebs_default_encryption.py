@@ -37,6 +37,10 @@ DECLARATION = Declaration(
     description="Turns EBS encryption by default back on (and the baseline default key)",
     cloudtrail=(CloudTrail("ec2.amazonaws.com", ("DisableEbsEncryptionByDefault",)),),
     environment={"ENCRYPTION_KMS_KEY_ARN": BASELINE_KEY},
+    inverse_operations=(
+        "ec2.disable_ebs_encryption_by_default",
+        "ec2.reset_ebs_default_kms_key_id",
+    ),
     permissions=(
         Policy(
             "ebs-encryption-read",

@@ -98,6 +98,18 @@ DECLARATION = Declaration(
             min_value=0,
         ),
     ),
+    inverse_operations=(
+        "iam.put_role_policy",
+        "iam.put_user_policy",
+        "iam.put_group_policy",
+        "iam.update_assume_role_policy",
+        "iam.set_default_policy_version",
+        "iam.delete_policy_version",
+        "iam.create_policy_version",
+        "iam.attach_role_policy",
+        "iam.attach_user_policy",
+        "iam.attach_group_policy",
+    ),
     permissions=(
         Policy(
             "iam-read",

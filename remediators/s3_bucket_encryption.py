@@ -66,6 +66,7 @@ DECLARATION = Declaration(
             allowed=LEVELS,
         ),
     ),
+    inverse_operations=("s3.put_bucket_encryption", "s3.delete_bucket_encryption"),
     permissions=(
         Policy(
             "s3-encryption-read",

@@ -30,6 +30,7 @@ DECLARATION = Declaration(
         CloudTrail("s3.amazonaws.com", ("CreateBucket", "PutBucketPolicy", "DeleteBucketPolicy")),
     ),
     config_types=("AWS::S3::Bucket",),
+    inverse_operations=("s3.put_bucket_policy", "s3.delete_bucket_policy"),
     permissions=(
         Policy(
             "s3-policy-read",

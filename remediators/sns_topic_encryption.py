@@ -44,6 +44,7 @@ DECLARATION = Declaration(
     cloudtrail=(CloudTrail("sns.amazonaws.com", ("CreateTopic", "SetTopicAttributes")),),
     config_types=("AWS::SNS::Topic",),
     environment={"ENCRYPTION_KMS_KEY_ARN": BASELINE_KEY},
+    inverse_operations=("sns.set_topic_attributes",),
     permissions=(
         Policy(
             "sns-encryption-read",

@@ -62,6 +62,7 @@ DECLARATION = Declaration(
             allowed=LEVELS,
         ),
     ),
+    inverse_operations=("sqs.set_queue_attributes",),
     permissions=(
         Policy(
             "sqs-encryption-read",

@@ -148,6 +148,10 @@ class Declaration(NamedTuple):
     """IAM (and CloudFront) publish their CloudTrail events in us-east-1 only."""
     reserved_concurrency: str | None = None
     """A parameter that sets the function's reserved concurrency (0: unset)."""
+    inverse_operations: tuple[str, ...] = ()
+    """The only calls an undo of this remediator's changes may make, as "service.operation"
+    (boto3 names, e.g. "iam.attach_role_policy"). Undo runs with an administrator's credentials,
+    so these are not permissions of our role: they bound what a ledger entry can make undo do."""
 
     @property
     def read_actions(self) -> tuple[str, ...]:
