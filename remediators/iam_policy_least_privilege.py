@@ -15,6 +15,7 @@ from typing import Any
 import iam_policy_changes as changes
 from core.declaration import (
     ENFORCE,
+    OWN_ROLES,
     CloudTrail,
     Declaration,
     Parameter,
@@ -170,14 +171,13 @@ DECLARATION = Declaration(
                     _iam("CreatePolicyVersion", "DeletePolicyVersion"),
                     _POLICIES,
                 ),
-                deny(
-                    "NeverTouchOwnRoles",
-                    _ROLE_WRITES,
-                    arn("iam", "role/autoremediate/*", region=False),
-                    why="Defence in depth beside the loop guard: never rewrite this app's own"
-                    " roles.",
-                ),
             ),
+        ),
+        Policy(
+            "never-touch-own-roles",
+            (deny("NeverTouchOwnRoles", _ROLE_WRITES, OWN_ROLES),),
+            why="Defence in depth beside the loop guard: never rewrite this stack's own roles,"
+            " named by ARN (a path would also cover roles that anyone creates under it).",
         ),
     ),
 )

@@ -45,6 +45,10 @@ def arn(service: str, resource: str, *, region: bool = True, account: bool | str
 
 
 BASELINE_KEY = ref("EncryptionKmsKeyArn")
+OWN_ROLES: dict[str, Any] = {"Autoremediate::OwnRoles": "Arn"}
+"""Resource of a statement that applies to exactly the roles of this stack (by ARN, never by a
+path that anyone could create a role under). The renderer lists them in a policy resource of its
+own: a role's inline policy cannot name the role's own ARN (a circular dependency)."""
 S3_OWN_ACCOUNT = {"StringEquals": {"s3:ResourceAccount": ref("AWS::AccountId")}}
 """Bucket ARNs carry no account: this condition keeps a statement to this account's buckets."""
 

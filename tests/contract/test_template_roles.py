@@ -3,6 +3,7 @@ EncryptionKmsKeyArn: least privilege, report mode cannot write, own-account reso
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -183,3 +184,24 @@ def test_role_grants_on_own_account_resources_only(logical_id: str, mode: str, k
             if problem:
                 problems.append(f"{statement.get('Sid')}: {problem}")
     assert problems == []
+
+
+@KEYS
+@MODES
+def test_own_roles_are_protected_by_arn_never_by_path(mode: str, key: str) -> None:
+    """Issue 7 item 5: a Deny on `role/autoremediate/*` also shielded any role that anyone
+    creates under that path (with AdministratorAccess, it could not be fixed). The Deny names
+    exactly the stack's roles."""
+    resolved = built(mode, key=key)
+    roles = {n for n, r in resolved["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
+    denies = [
+        statement
+        for _, statement in role_statements(resolved)
+        if statement.get("Effect") == "Deny" and "iam:PutRolePolicy" in as_list(statement["Action"])
+    ]
+    assert denies, "the IAM remediator's role lost its Deny on changing our own roles"
+    for statement in denies:
+        resources = as_list(statement["Resource"])
+        assert all(isinstance(r, dict) and set(r) == {"Fn::GetAtt"} for r in resources)
+        assert {resource_of(r) for r in resources} == roles
+    assert "role/autoremediate/" not in json.dumps(resolved["Resources"])

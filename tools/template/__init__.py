@@ -57,7 +57,7 @@ def sections(declared: list[Declaration]) -> dict[str, dict[str, Any]]:
         for name, part in (
             ("parameters", functions.parameters(declaration)),
             ("conditions", functions.conditions(declaration)),
-            ("resources", functions.resources(declaration)),
+            ("resources", functions.resources(declaration, declared)),
             ("outputs", functions.outputs(declaration)),
         ):
             clash = set(part) & set(added[name])
@@ -74,7 +74,7 @@ def render(shared: str | None = None, declared: list[Declaration] | None = None)
     declared = declarations() if declared is None else declared
     added = sections(declared)
     blocks = {name: _entries(data) for name, data in added.items()}
-    blocks["resources"] = "\n\n".join(_function_block(d) for d in declared)
+    blocks["resources"] = "\n\n".join(_function_block(d, declared) for d in declared)
     lines = text.splitlines()
     out = []
     for marker in MARKERS.values():
@@ -95,9 +95,10 @@ def _entries(data: dict[str, Any], indent: int = 2) -> str:
     return "\n".join(line for key, value in data.items() for line in entry(key, value, indent))
 
 
-def _function_block(declaration: Declaration) -> str:
+def _function_block(declaration: Declaration, declared: list[Declaration]) -> str:
     """A banner, then the function's resources separated by blank lines."""
-    parts = [_entries({key: value}) for key, value in functions.resources(declaration).items()]
+    made = functions.resources(declaration, declared)
+    parts = [_entries({key: value}) for key, value in made.items()]
     return functions.banner(declaration) + "\n" + "\n\n".join(parts)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from core.declaration import (
     ENFORCE,
+    OWN_ROLES,
     Declaration,
     Parameter,
     Policy,
@@ -60,7 +61,9 @@ def conditions(declaration: Declaration) -> dict[str, Any]:
     return {f"Has{name}": {"Fn::Not": [{"Fn::Equals": [ref(name), "0"]}]}}
 
 
-def resources(declaration: Declaration) -> dict[str, Any]:
+def resources(declaration: Declaration, stack: list[Declaration]) -> dict[str, Any]:
+    """The function's log group, role, guard policies (statements on OWN_ROLES) and function;
+    `stack` is every declaration of the template (whose roles OWN_ROLES names)."""
     prefix = logical_prefix(declaration)
     placed = {"Condition": IAM_EVENT_REGION} if declaration.us_east_1_only else {}
     log_group = {
@@ -81,7 +84,46 @@ def resources(declaration: Declaration) -> dict[str, Any]:
         "Metadata": {"checkov": {"skip": _checkov_skips(declaration)}},
         "Properties": _function(declaration, prefix),
     }
-    return {f"{prefix}LogGroup": log_group, f"{prefix}Role": role, f"{prefix}Function": function}
+    guards = {
+        prefix + "".join(part.capitalize() for part in policy.name.split("-")): _guard(
+            policy, prefix, placed, stack, declaration.us_east_1_only
+        )
+        for policy in declaration.permissions
+        if _guards_own_roles(policy)
+    }
+    return {
+        f"{prefix}LogGroup": log_group,
+        f"{prefix}Role": role,
+        **guards,
+        f"{prefix}Function": function,
+    }
+
+
+def _guards_own_roles(policy: Policy) -> bool:
+    targets = [s.resource == OWN_ROLES for s in policy.statements]
+    if any(targets) and not all(targets):
+        raise ValueError(f"policy {policy.name}: OWN_ROLES statements need a policy of their own")
+    return bool(targets) and all(targets)
+
+
+def _guard(
+    policy: Policy, prefix: str, placed: dict[str, str], stack: list[Declaration], east: bool
+) -> Any:
+    """A policy attached to the role that names every role of the stack by ARN (an inline
+    policy cannot name its own role). In another region the us-east-1-only roles do not exist."""
+    roles = [
+        get_att(f"{logical_prefix(d)}Role", "Arn") for d in stack if east or not d.us_east_1_only
+    ]
+    statements = [
+        _statement(s.sid, list(s.actions), roles, s.condition, s.effect) for s in policy.statements
+    ]
+    properties = {
+        "PolicyName": policy.name,
+        "Roles": [ref(f"{prefix}Role")],
+        "PolicyDocument": _document(statements),
+    }
+    body = {"Type": "AWS::IAM::Policy", **placed, "Properties": properties}
+    return Commented(body, policy.why) if policy.why else body
 
 
 def outputs(declaration: Declaration) -> dict[str, Any]:
@@ -111,7 +153,10 @@ def _role(declaration: Declaration, prefix: str) -> dict[str, Any]:
             " IAM remediator protects.",
         ),
         "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [trust]},
-        "Policies": [_core_policy(prefix), *(_policy(p) for p in declaration.permissions)],
+        "Policies": [
+            _core_policy(prefix),
+            *(_policy(p) for p in declaration.permissions if not _guards_own_roles(p)),
+        ],
     }
 
 
