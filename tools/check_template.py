@@ -155,6 +155,10 @@ def resolve(
     def operand(node: Any) -> Any:
         if isinstance(node, dict) and set(node) == {"Ref"}:
             return operand(values[node["Ref"]])
+        if isinstance(node, dict) and set(node) == {"Fn::Join"}:
+            separator, items = node["Fn::Join"]
+            listed = operand(items)
+            return separator.join(str(operand(i)) for i in as_list(listed))
         if isinstance(node, bool):
             return str(node).lower()
         if isinstance(node, (int, float)):

@@ -70,7 +70,7 @@ class Runner:
         self.settings = settings
         self.aws = aws
         self.ledger = Ledger(aws, settings.ledger_table)
-        self.notifier = Notifier(aws, settings.topic_arn)
+        self.notifier = Notifier(aws, settings.topic_arn, settings.omit_documents)
         self.now = now
 
     def run(self, event: Any) -> list[Outcome]:

@@ -21,6 +21,8 @@ class Settings:
     exempt_principals: tuple[str, ...]
     own_role_arns: tuple[str, ...]
     """The roles of our own functions: the loop guard skips the events of their calls."""
+    omit_documents: bool = False
+    """NOTIFICATION_DOCUMENTS=omit: notifications carry summaries, the ledger the documents."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -30,12 +32,18 @@ class Settings:
             mode = Mode(raw_mode)
         except ValueError:
             raise SettingsError(f"MODE must be 'report' or 'enforce', not {raw_mode!r}") from None
+        documents = env.get("NOTIFICATION_DOCUMENTS", "").strip().lower() or "include"
+        if documents not in ("include", "omit"):
+            raise SettingsError(
+                f"NOTIFICATION_DOCUMENTS must be 'include' or 'omit', not {documents!r}"
+            )
         return cls(
             mode=mode,
             ledger_table=_required(env, "LEDGER_TABLE"),
             topic_arn=_required(env, "TOPIC_ARN"),
             exempt_principals=_list(env.get("EXEMPT_PRINCIPALS", "")),
             own_role_arns=_list(env.get("OWN_ROLE_ARNS", "")),
+            omit_documents=documents == "omit",
         )
 
 

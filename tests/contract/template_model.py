@@ -83,6 +83,7 @@ WIRING_ENVIRONMENT = frozenset({"LEDGER_TABLE", "TOPIC_ARN", "OWN_ROLE_ARNS"})
 COMMON_ENVIRONMENT = {
     "MODE": {"Ref": "Mode"},
     "EXEMPT_PRINCIPALS": {"Fn::Join": [",", {"Ref": "ExemptPrincipalArns"}]},
+    "NOTIFICATION_DOCUMENTS": {"Ref": "NotificationDocuments"},
     "POWERTOOLS_SERVICE_NAME": "autoremediate",
     "POWERTOOLS_METRICS_NAMESPACE": "Autoremediate",
     "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},

@@ -163,3 +163,42 @@ def test_samconfig_deploys_report_by_default_and_enforce_on_request() -> None:
     assert config["default"]["deploy"]["parameters"]["parameter_overrides"] == "Mode=report"
     assert config["enforce"]["deploy"]["parameters"]["parameter_overrides"] == "Mode=enforce"
     assert template()["Parameters"]["Mode"]["Default"] == "report"
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
+@pytest.mark.parametrize("mode", ["report", "enforce"])
+def test_only_our_functions_and_alarms_publish_to_the_topic(mode: str, region: str) -> None:
+    """Issue 7 item 9: without a topic policy anyone with SNS permissions could publish fake
+    outcomes (with fake undo lines)."""
+    resolved = built(mode, region)
+    roles = {n for n, r in resolved["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
+    [policy] = [r for r in resolved["Resources"].values() if r["Type"] == "AWS::SNS::TopicPolicy"]
+    assert policy["Properties"]["Topics"] == [{"Ref": "NotificationTopic"}]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    [deny] = [s for s in statements if s["Effect"] == "Deny" and s["Action"] == "sns:Publish"]
+    assert deny["Principal"] == "*"
+    who = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    assert {resource_of(r) for r in who} == roles
+    assert deny["Condition"]["StringNotEquals"] == {
+        "aws:PrincipalServiceName": "cloudwatch.amazonaws.com"
+    }
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    assert [s["Principal"] for s in allows] == [{"Service": "cloudwatch.amazonaws.com"}]
+    # Without named administrators nothing limits subscriptions (the README says to name them).
+    assert not [s for s in statements if "sns:Subscribe" in s["Action"]]
+
+
+def test_named_administrators_alone_change_who_receives_outcomes() -> None:
+    admins = ["arn:aws:iam::123456789012:role/SecurityAdmin"]
+    parameters = {"Mode": "enforce", "TopicAdministratorArns": admins}
+    resolved = resolve(transform("enforce", template()), parameters)
+    [policy] = [r for r in resolved["Resources"].values() if r["Type"] == "AWS::SNS::TopicPolicy"]
+    [deny] = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "sns:Subscribe" in s["Action"]
+    ]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
+    assert deny["Condition"] == {
+        "ArnNotLike": {"aws:PrincipalArn": {"Ref": "TopicAdministratorArns"}}
+    }

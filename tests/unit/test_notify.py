@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from core.notify import Notifier, subject
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:autoremediate-Topic-1ABC"
+OUTCOME = "20261124T120000Z-0123456789ab"
 
 
 def report(**overrides: Any) -> dict[str, Any]:
@@ -213,3 +214,34 @@ def test_publish_without_an_attribute_field_fails_before_sending(missing: str) -
     with pytest.raises(KeyError):
         Notifier(clients, TOPIC).publish(body)
     assert clients.sns.calls == []
+
+
+def test_omit_documents_leaves_policy_documents_out_of_the_message() -> None:
+    """Issue 7 item 9: whoever reads the topic learns what changed and where, not what the
+    policies say (the ledger keeps the documents)."""
+    clients = FakeClients()
+    body = report()
+    body["changes"][0]["call"] = {
+        "service": "iam",
+        "operation": "put_role_policy",
+        "params": {"RoleName": "app-deploy-role", "PolicyDocument": '{"Secret": "document"}'},
+    }
+    body["changes"][0]["undo"][0]["params"] = {"PolicyDocument": '{"Secret": "document"}'}
+    body["changes"][0]["undo_cli"] = ["aws iam put-role-policy --policy-document '{...}'"]
+    Notifier(clients, TOPIC, omit_documents=True).publish(body)
+    [call] = clients.sns.calls
+    message = json.loads(call["Message"])
+    [change] = message["changes"]
+    assert "Secret" not in call["Message"] and '"Action": "*"' not in call["Message"]
+    assert change["summary"] == body["changes"][0]["summary"]
+    assert change["before"] == change["after"] == f"omitted: in the ledger, outcome {OUTCOME}"
+    assert change["call"] == {"service": "iam", "operation": "put_role_policy"}
+    assert change["undo"] == [{"service": "iam", "operation": "put_role_policy"}]
+    assert message["undo"] == body["undo"]  # the way back is still named
+    assert body["changes"][0]["before"] is not None  # the report itself is untouched
+
+
+def test_documents_are_included_by_default() -> None:
+    clients = FakeClients()
+    Notifier(clients, TOPIC).publish(report())
+    assert '"Action": "*"' in clients.sns.calls[0]["Message"]

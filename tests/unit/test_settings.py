@@ -165,3 +165,16 @@ def test_own_role_path_is_no_longer_read() -> None:
 def test_errors_are_value_errors_with_the_bad_value() -> None:
     with pytest.raises(ValueError, match="'sometimes'"):
         Settings.from_env(env(MODE="sometimes"))
+
+
+@pytest.mark.parametrize(
+    ("raw", "omit"), [("", False), ("include", False), ("omit", True), (" OMIT ", True)]
+)
+def test_notification_documents(raw: str, omit: bool) -> None:
+    assert Settings.from_env(env(NOTIFICATION_DOCUMENTS=raw)).omit_documents is omit
+
+
+@pytest.mark.parametrize("raw", ["none", "false", "redact"])
+def test_invalid_notification_documents_is_an_error(raw: str) -> None:
+    with pytest.raises(SettingsError, match="NOTIFICATION_DOCUMENTS"):
+        Settings.from_env(env(NOTIFICATION_DOCUMENTS=raw))

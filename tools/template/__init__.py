@@ -22,7 +22,7 @@ if str(CODE_ROOT) not in sys.path:  # the remediators' import root, as Lambda an
 
 from core.declaration import Declaration  # noqa: E402
 from registry import REMEDIATORS  # noqa: E402
-from tools.template import functions  # noqa: E402
+from tools.template import functions, stack  # noqa: E402
 from tools.template.yaml_text import entry, strip_comments  # noqa: E402
 
 SHARED = Path(__file__).with_name("shared.yaml")
@@ -53,6 +53,7 @@ def declarations(names: tuple[str, ...] = REMEDIATORS) -> list[Declaration]:
 def sections(declared: list[Declaration]) -> dict[str, dict[str, Any]]:
     """The rendered data, by marker: what the declarations add to each template section."""
     added: dict[str, dict[str, Any]] = {name: {} for name in MARKERS}
+    added["resources"].update(stack.resources(declared))
     for declaration in declared:
         for name, part in (
             ("parameters", functions.parameters(declaration)),
@@ -74,7 +75,14 @@ def render(shared: str | None = None, declared: list[Declaration] | None = None)
     declared = declarations() if declared is None else declared
     added = sections(declared)
     blocks = {name: _entries(data) for name, data in added.items()}
-    blocks["resources"] = "\n\n".join(_function_block(d, declared) for d in declared)
+    shared = (
+        "  # "
+        + "-" * 50
+        + " the topic policy: it names every function's role\n"
+        + _entries(stack.resources(declared))
+    )
+    functions_ = (_function_block(d, declared) for d in declared)
+    blocks["resources"] = "\n\n".join([shared, *functions_])
     lines = text.splitlines()
     out = []
     for marker in MARKERS.values():
