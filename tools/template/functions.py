@@ -25,8 +25,17 @@ DEAD_LETTER_QUEUE = "RemediationDeadLetterQueue"
 RETRY_POLICY = {"MaximumRetryAttempts": 4, "MaximumEventAgeInSeconds": 3600}
 CLOUDTRAIL = "AWS API Call via CloudTrail"
 CONFIG = "Config Configuration Item Change"
-# How a service is called in the checkov reason of each function (others: upper case).
-SERVICE_NAMES = {"dynamodb": "DynamoDB", "cloudfront": "CloudFront", "apigateway": "API Gateway"}
+# How a service is called in the checkov reason of each function (others: short prefixes in
+# upper case, e.g. EC2, longer ones capitalised, e.g. Kinesis).
+SERVICE_NAMES = {
+    "dynamodb": "DynamoDB",
+    "cloudfront": "CloudFront",
+    "apigateway": "API Gateway",
+    "appsync": "AppSync",
+    "wafv2": "WAF",
+    "cloudtrail": "CloudTrail",
+    "secretsmanager": "Secrets Manager",
+}
 
 
 def logical_prefix(declaration: Declaration) -> str:
@@ -253,7 +262,7 @@ def _checkov_skips(declaration: Declaration) -> list[dict[str, Any]]:
 
 
 def _service_name(prefix: str) -> str:
-    return SERVICE_NAMES.get(prefix, prefix.upper())
+    return SERVICE_NAMES.get(prefix, prefix.upper() if len(prefix) <= 3 else prefix.capitalize())
 
 
 def _function(declaration: Declaration, prefix: str) -> dict[str, Any]:
