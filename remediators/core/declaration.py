@@ -129,6 +129,13 @@ class CloudTrail(NamedTuple):
     names: tuple[str, ...]
     why: str = ""
     rule: str = "CloudTrail"
+    prefixes: tuple[str, ...] = ()
+    """Names matched by prefix: Lambda's carry API versions (UpdateFunctionCode20150331v2)."""
+
+    def matches(self, event_source: str, event_name: str) -> bool:
+        return event_source == self.event_source and (
+            event_name in self.names or event_name.startswith(self.prefixes or ("\0",))
+        )
 
     @property
     def source(self) -> str:

@@ -209,8 +209,12 @@ def lists(pattern: Mapping[str, Any], trigger: tuple[str, ...]) -> bool:
     """Whether `pattern` names `trigger` literally (not through a prefix, wildcard or absence)."""
 
     def named(path: tuple[str, ...], value: str) -> bool:
+        """Listed literally, or (event names only: Lambda's carry API versions) by prefix."""
         listed = value_at(pattern, path)
-        return isinstance(listed, list) and value in listed
+        if not isinstance(listed, list):
+            return False
+        prefixes = [p["prefix"] for p in listed if isinstance(p, dict) and "prefix" in p]
+        return value in listed or (path[-1] == "eventName" and value.startswith(tuple(prefixes)))
 
     if trigger[0] == "cloudtrail":
         return named(("detail", "eventSource"), trigger[1]) and named(

@@ -105,3 +105,22 @@ def test_written_yaml_reads_back_as_the_data(data: dict[str, Any], comment: str)
     commented = {key: Commented(value, comment) for key, value in data.items()}
     lines = [line for key, value in commented.items() for line in entry(key, value, 0)]
     assert yaml_parse("\n".join(lines)) == strip_comments(commented)
+
+
+def test_prefixed_event_names_render_as_eventbridge_prefix_matches() -> None:
+    from core.declaration import CloudTrail, Declaration
+    from tools.template.functions import resources
+
+    declared = Declaration(
+        name="lambda_sample",
+        title="Lambda sample",
+        description="A sample",
+        permissions=(),
+        cloudtrail=(CloudTrail("lambda.amazonaws.com", ("GetPolicy",), prefixes=("Update",)),),
+    )
+    made = resources(declared, [declared])
+    pattern = made["LambdaSampleFunction"]["Properties"]["Events"]["CloudTrail"]["Properties"]
+    names = strip_comments(pattern["Pattern"]["detail"]["eventName"])
+    assert names == ["GetPolicy", {"prefix": "Update"}]
+    text = "\n".join(entry("Names", names, 0))
+    assert yaml_parse(text) == {"Names": names}

@@ -72,6 +72,11 @@ def test_samples_cover_every_value_of_every_pattern(logical_id: str) -> None:
             found = [value_at(e, path) for e in reaching]
             if not any(v == value or (isinstance(v, list) and value in v) for v in found):
                 missing.append(f"{'.'.join(path)}={value}")
+        names = value_at(pattern, ("detail", "eventName")) or []
+        for prefix in (n["prefix"] for n in names if isinstance(n, dict) and "prefix" in n):
+            found = [value_at(e, ("detail", "eventName")) for e in reaching]
+            if not any(isinstance(v, str) and v.startswith(prefix) for v in found):
+                missing.append(f"detail.eventName prefix {prefix}")
     assert missing == [], f"no sample event in events/{f.handler_module}/ for {missing}"
 
 

@@ -288,7 +288,7 @@ def _function(declaration: Declaration, prefix: str) -> dict[str, Any]:
 def _events(declaration: Declaration) -> dict[str, Any]:
     events: dict[str, Any] = {}
     for calls in declaration.cloudtrail:
-        names: Any = list(calls.names)
+        names: Any = [*calls.names, *({"prefix": p} for p in calls.prefixes)]
         detail = {
             "eventSource": [calls.event_source],
             "eventName": Commented(names, calls.why) if calls.why else names,
