@@ -205,3 +205,29 @@ def test_own_roles_are_protected_by_arn_never_by_path(mode: str, key: str) -> No
         assert all(isinstance(r, dict) and set(r) == {"Fn::GetAtt"} for r in resources)
         assert {resource_of(r) for r in resources} == roles
     assert "role/autoremediate/" not in json.dumps(resolved["Resources"])
+
+
+@KEYS
+@pytest.mark.parametrize("logical_id", function_ids())
+def test_writes_hold_only_for_calls_from_the_function_itself(logical_id: str, key: str) -> None:
+    """Issue 7 item 4: the role's trust lets any Lambda function of the account assume it, so a
+    write holds only when lambda:SourceFunctionArn is this function (calls that a service
+    forwards, kms:ViaService, carry none and keep their own conditions)."""
+    f = function(logical_id)
+    resolved = built("enforce", key=key)
+    name = resolved["Resources"][logical_id]["Properties"]["FunctionName"]
+    assert name == {"Fn::Sub": f"${{AWS::StackName}}-{f.handler_module.replace('_', '-')}"}
+    arn = {
+        "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
+        + name["Fn::Sub"]
+    }
+    writes = set(remediator(f).write_actions)
+    unpinned = [
+        statement.get("Sid")
+        for statement in allow_statements(resolved, function_role(resolved, f))
+        if writes & set(as_list(statement["Action"]))
+        and statement.get("Condition", {}).get("ArnEquals", {}).get("lambda:SourceFunctionArn")
+        != arn
+        and "kms:ViaService" not in json.dumps(statement.get("Condition", {}))
+    ]
+    assert unpinned == []

@@ -79,9 +79,7 @@ def resources(declaration: Declaration, stack: list[Declaration]) -> dict[str, A
         "Type": "AWS::Logs::LogGroup",
         **placed,
         "Properties": {
-            "LogGroupName": sub(
-                f"/aws/lambda/${{AWS::StackName}}-{declaration.name.replace('_', '-')}"
-            ),
+            "LogGroupName": sub(f"/aws/lambda/{function_name(declaration)['Fn::Sub']}"),
             "RetentionInDays": ref("LogRetentionDays"),
             "KmsKeyId": get_att("StackKey", "Arn"),
         },
@@ -164,7 +162,7 @@ def _role(declaration: Declaration, prefix: str) -> dict[str, Any]:
         "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [trust]},
         "Policies": [
             _core_policy(prefix),
-            *(_policy(p) for p in declaration.permissions if not _guards_own_roles(p)),
+            *(_policy(declaration, p) for p in declaration.permissions if not _guards_own_roles(p)),
         ],
     }
 
@@ -209,12 +207,38 @@ def _document(statements: list[Any]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def _declared(statement: Statement, policy_when: str | None) -> Any:
+def function_name(declaration: Declaration) -> Any:
+    """Named, not generated: the role's write statements name the function by ARN, which a
+    generated name would make a circular dependency. The log group has the same name."""
+    return sub(f"${{AWS::StackName}}-{declaration.name.replace('_', '-')}")
+
+
+def function_arn(declaration: Declaration) -> Any:
+    name = f"${{AWS::StackName}}-{declaration.name.replace('_', '-')}"
+    return sub(
+        f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{name}"
+    )
+
+
+def _only_from(declaration: Declaration, statement: Statement, policy_when: str | None) -> Any:
+    """A write holds only for calls from our function's own code: whoever passes our role to
+    another function (or runs its session elsewhere) gets no write. Calls a service forwards
+    for us (kms:ViaService) carry no source function, so those stay as declared."""
+    condition = dict(statement.condition or {})
+    forwarded = any("kms:ViaService" in keys for keys in condition.values())
+    if policy_when != ENFORCE or statement.effect != "Allow" or forwarded:
+        return statement.condition
+    pinned = {"lambda:SourceFunctionArn": function_arn(declaration)}
+    condition["ArnEquals"] = {**condition.get("ArnEquals", {}), **pinned}
+    return condition
+
+
+def _declared(declaration: Declaration, statement: Statement, policy_when: str | None) -> Any:
     body = _statement(
         statement.sid,
         list(statement.actions),
         statement.resource,
-        statement.condition,
+        _only_from(declaration, statement, policy_when),
         statement.effect,
     )
     # Inside a policy under the same condition, the statement needs no condition of its own.
@@ -223,11 +247,9 @@ def _declared(statement: Statement, policy_when: str | None) -> Any:
     return Commented(node, statement.why) if statement.why else node
 
 
-def _policy(policy: Policy) -> Any:
-    body = {
-        "PolicyName": policy.name,
-        "PolicyDocument": _document([_declared(s, policy.when) for s in policy.statements]),
-    }
+def _policy(declaration: Declaration, policy: Policy) -> Any:
+    statements = [_declared(declaration, s, policy.when) for s in policy.statements]
+    body = {"PolicyName": policy.name, "PolicyDocument": _document(statements)}
     node: Any = {"Fn::If": [policy.when, body, NO_VALUE]} if policy.when else body
     why = [policy.why] if policy.why else []
     if policy.when == ENFORCE:
@@ -267,6 +289,7 @@ def _service_name(prefix: str) -> str:
 
 def _function(declaration: Declaration, prefix: str) -> dict[str, Any]:
     properties: dict[str, Any] = {
+        "FunctionName": function_name(declaration),
         "Description": declaration.description,
         "Handler": f"{declaration.name}.handler",
         "Role": get_att(f"{prefix}Role", "Arn"),

@@ -59,7 +59,10 @@ def _value(prefix: str, value: Any, indent: int) -> list[str]:
     """`prefix` is "<indent>key:" or "<indent>-"; nested blocks go two columns further in."""
     inline = _flow(value)
     fits = inline is not None and len(prefix) + 1 + len(inline) <= WIDTH
-    if fits or (inline is not None and isinstance(value, str)):  # a string that cannot fold
+    scalar = isinstance(value, str) or (  # a string that cannot fold, a long !Sub or !Ref
+        isinstance(value, Mapping) and set(value) <= {"Ref", "Fn::GetAtt", "Fn::Sub"}
+    )
+    if inline is not None and (fits or scalar):
         return [f"{prefix} {inline}"]
     if isinstance(value, str):  # long prose (_scalar said so): folded
         return [f"{prefix} >-", *_wrap(value, indent + 2, "")]
