@@ -124,3 +124,22 @@ def test_prefixed_event_names_render_as_eventbridge_prefix_matches() -> None:
     assert names == ["GetPolicy", {"prefix": "Update"}]
     text = "\n".join(entry("Names", names, 0))
     assert yaml_parse(text) == {"Names": names}
+
+
+def test_function_names_fit_lambda_with_the_stack_names_the_readme_allows() -> None:
+    """Functions are named `<stack>-<remediator>`; Lambda allows 64 characters."""
+    import re
+    import tomllib
+
+    longest = max(len(name) + 1 for name in REMEDIATORS)
+    stated = re.search(r"at most \*\*(\d+) characters\*\*", readme())
+    assert stated, "README's Deploy section states the longest stack name"
+    allowed = int(stated.group(1))
+    assert allowed == 64 - longest
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    stack = config["default"]["deploy"]["parameters"]["stack_name"]
+    assert len(stack) <= allowed
+
+
+def readme() -> str:
+    return (ROOT / "README.md").read_text(encoding="utf-8")
