@@ -1,5 +1,6 @@
-"""The benchmark's pure helpers, that it can read what the template and events say, and that its
-seeding puts each sample event's resource in the state its expected status needs."""
+"""The benchmark's pure helpers, that it can read what the template and events say, and that
+each sample's facts (events/<module>/samples.toml) hold: a minimum with a reason, and a seed that
+puts the resource in the state its expected status needs, for every sample of every function."""
 
 from __future__ import annotations
 
@@ -10,25 +11,21 @@ import pytest
 
 from core.runner import Runner
 from core.settings import Settings
-from tools.bench.config import IAM_MODULE
+from registry import REMEDIATORS
 from tools.bench.environment import function_env, resolve
 from tools.bench.report import BenchError, Stats
-from tools.bench.samples import (
-    COMPLIANT_SEED,
-    MINIMUM,
-    SAMPLES,
-    expected_status,
-    representative_sample,
-)
+from tools.bench.samples import expected_status, representative_sample
 from tools.bench.startup_cost import importtime_above_boto3
 from tools.routing import functions, load_template
+from tools.samples import STATUSES, SamplesError, parse, samples_of
 from tools.scenario import (
     EVENTS,
     OWN_ROLE_ARN,
     Stack,
     load_event,
     moto_applies_dynamodb_sse,
-    seed_encryption_event,
+    prepare,
+    seed,
 )
 
 STACK = Stack("ledger", "arn:aws:sns:us-east-1:123456789012:topic", "inbox")
@@ -123,26 +120,107 @@ def test_every_function_of_the_template_has_a_sample_and_resolvable_environment(
     assert template["Parameters"]["S3EncryptionLevel"]["Default"] == "SSE-S3"  # hence the override
 
 
+def test_every_registered_remediator_has_its_samples_facts():
+    """One samples.toml per remediator of the registry, and per function of the template."""
+    modules = [fn.handler_module for fn in functions(load_template())]
+    assert sorted(modules) == sorted(REMEDIATORS)
+    on_disk = sorted(p.parent.name for p in EVENTS.glob("*/samples.toml"))
+    assert on_disk == sorted(REMEDIATORS)
+    for module in REMEDIATORS:
+        facts = samples_of(module)
+        assert facts.representative in facts.samples and set(facts.demo) <= set(facts.samples)
+
+
 def test_the_minimum_table_names_existing_events_only():
-    for module, table in MINIMUM.items():
+    for module in REMEDIATORS:
         names = {p.stem for p in (EVENTS / module).glob("*.json")}
+        table = samples_of(module).samples
         assert set(table) <= names, set(table) - names
 
 
 def test_every_sample_event_of_every_function_has_a_minimum_with_a_reason():
     for fn in functions(load_template()):
         names = {p.stem for p in (EVENTS / fn.handler_module).glob("*.json")}
-        table = MINIMUM.get(fn.handler_module, {})
+        table = samples_of(fn.handler_module).samples
         assert set(table) == names, names ^ set(table)
         for name, minimum in table.items():
-            assert minimum.why, name
+            assert minimum.why.strip(), name
+            assert minimum.status in STATUSES, name
             if name.endswith(("-failed-call", "-own-action")):
-                assert minimum == (minimum.calls, minimum.why, "SKIPPED") and minimum.calls == 0
+                assert (minimum.calls, minimum.status) == (0, "SKIPPED"), name
+            elif minimum.status != "SKIPPED":  # a change to make or report: it has a state
+                assert minimum.seed, f"{fn.handler_module} {name}: no seed"
 
 
-ENCRYPTION_CASES = [
-    (module, name) for module, table in MINIMUM.items() if module != IAM_MODULE for name in table
-]
+def test_the_statuses_a_sample_may_expect_are_outcome_statuses():
+    from core.outcome import Status
+
+    assert set(STATUSES) == {s.value for s in Status} - {"FAILED"}
+
+
+SNS = 'representative = "CreateTopic"\n[samples.CreateTopic]\ncalls = 1\nwhy = "x"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        (SNS + 'stat = "SKIPPED"', "unknown keys"),
+        (SNS.replace("calls = 1", "calls = -1"), "calls"),
+        (SNS.replace('why = "x"', 'why = " "'), "why"),
+        (SNS + 'status = "FIXED"', "status"),
+        (SNS.replace('= "CreateTopic"', '= "SetTopicAttributes"'), "representative"),
+        (SNS.replace("[samples.CreateTopic]", "[samples.Nope]"), "names no events"),
+        (SNS + 'seed = ["topic"]', "no state"),
+        (SNS + 'seed = [{ replay = "Nope" }]', "replay"),
+        (SNS + 'seed = [{ service = "sns" }]', "a step is"),
+        ('demo = ["Nope"]\n' + SNS, "demo"),
+        ("settings = { A = 1 }\n" + SNS, "settings"),
+    ],
+)
+def test_a_samples_file_that_says_something_wrong_is_refused(text, complaint):
+    """Typos break the tools loudly, where they are, instead of seeding something else."""
+    import tomllib
+
+    with pytest.raises(SamplesError, match=complaint):
+        parse("sns_topic_encryption", tomllib.loads(text))
+
+
+def test_a_seed_substitutes_earlier_results_and_tolerates_its_ok_codes(aws):
+    facts = parse(
+        "sqs_queue_encryption",
+        {
+            "representative": "CreateQueue",
+            "samples": {
+                "CreateQueue": {
+                    "calls": 1,
+                    "why": "x",
+                    "seed": [
+                        {"service": "sqs", "operation": "create_queue",
+                         "params": {"QueueName": "q-${ACCOUNT}-${REGION}"}},
+                        {"service": "sqs", "operation": "tag_queue",
+                         "params": {"QueueUrl": "${create_queue.QueueUrl}", "Tags": {"a": "b"}}},
+                        {"service": "sqs", "operation": "get_queue_url", "ok": ["QueueDoesNotExist",
+                         "AWS.SimpleQueueService.NonExistentQueue"], "params": {"QueueName": "no"}},
+                    ],
+                }
+            },
+        },
+    )  # fmt: skip
+    seed(aws, "sqs_queue_encryption", facts["CreateQueue"].seed)
+    url = aws("sqs").get_queue_url(QueueName="q-123456789012-us-east-1")["QueueUrl"]
+    assert aws("sqs").list_queue_tags(QueueUrl=url)["Tags"] == {"a": "b"}
+
+
+def _cases() -> list[tuple[str, str]]:
+    """Every sample of every registered remediator (a missing or wrong samples.toml is
+    test_every_registered_remediator_has_its_samples_facts's failure, not a collection error)."""
+    cases = []
+    for module in REMEDIATORS:
+        try:
+            cases += [(module, name) for name in samples_of(module).samples]
+        except SamplesError:
+            continue
+    return cases
 
 
 @pytest.fixture(scope="module")
@@ -159,25 +237,27 @@ def dynamodb_applies_sse(monkeypatch: pytest.MonkeyPatch) -> None:
     moto_applies_dynamodb_sse()
 
 
-@pytest.mark.parametrize(("module", "name"), ENCRYPTION_CASES)
-def test_seeding_gives_each_encryption_sample_its_expected_status_again_and_again(
+@pytest.mark.parametrize(("module", "name"), _cases())
+def test_seeding_gives_each_sample_its_expected_status_again_and_again(
     aws: Any, stack: Stack, template: dict[str, Any], dynamodb_applies_sse: None,
     monkeypatch: pytest.MonkeyPatch, module: str, name: str,
 ) -> None:  # fmt: skip
-    """What the bench's sections rely on: seed, run (enforce), re-seed (the warm runs), run."""
+    """What the bench's sections rely on: seed, run (enforce), re-seed (the warm runs), run;
+    once only where samples.toml says the seeds do not repeat, but for the representative."""
     [fn] = [f for f in functions(template) if f.handler_module == module]
     env = function_env(template, fn, stack)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     runner = Runner(importlib.import_module(module).REMEDIATOR, Settings.from_env(env), aws)
-    expected = MINIMUM[module][name].status
-    for _ in range(2):
-        event = seed_encryption_event(aws, module, name)
+    facts = samples_of(module)
+    expected = facts[name].status
+    representative = name == facts.representative
+    for _ in range(2 if facts.repeatable or representative else 1):
+        event = prepare(aws, name, module)
         assert [o.status for o in runner.run(event)] == [expected]
-    if name != SAMPLES[fn.logical_id]:
+    if not representative:
         return
     # The warm "compliant" runs: the same event after the fix, or after seeding a compliant
     # resource for a report-only function (whose event stays WOULD_REMEDIATE).
-    if module in COMPLIANT_SEED:
-        COMPLIANT_SEED[module](aws)
+    seed(aws, module, facts[name].compliant)
     assert [o.status for o in runner.run(event)] == ["COMPLIANT"]

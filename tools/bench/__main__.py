@@ -10,11 +10,12 @@ from collections.abc import Callable
 from tools.bench.api_calls import api_calls
 from tools.bench.artifact import artifact_size, ensure_built
 from tools.bench.cold_start import cold_start
-from tools.bench.config import BENCH_SETTINGS, PYCACHE
+from tools.bench.config import PYCACHE
 from tools.bench.environment import discover
 from tools.bench.moto_server import Moto, aws_managed_policies
 from tools.bench.probe import CodeCopies, scratch_folder
 from tools.bench.report import BenchError, Report, load_note, summarise
+from tools.bench.samples import expected_status, representative_sample, settings
 from tools.bench.startup_cost import import_profile, startup
 from tools.bench.warm import warm
 from tools.scenario import REGION
@@ -59,14 +60,23 @@ def main() -> int:
     print(note)
     template, fns = discover()
     print("functions: " + ", ".join(f"{f.logical_id} -> {f.handler_module}" for f in fns))
-    for logical_id, settings in BENCH_SETTINGS.items():
-        values = " ".join(f"{k}={v}" for k, v in settings.items())
-        print(f"{logical_id}: {values} (not the template default), so that a fix happens")
+    try:
+        for fn in fns:
+            if values := " ".join(f"{k}={v}" for k, v in settings(fn).items()):
+                print(
+                    f"{fn.logical_id}: {values} (not the template default), so that a fix happens"
+                )
+            if expected_status(fn, representative_sample(fn)) == "WOULD_REMEDIATE":
+                print(
+                    f"{fn.logical_id} is report-only: WOULD_REMEDIATE (manual steps) is its success"
+                )
+    except BenchError as error:
+        print(f"\nBENCH BROKEN: {error}", file=sys.stderr)
+        return 1
     print(
-        "RdsStorageEncryptionFunction is report-only: WOULD_REMEDIATE (manual steps) is its"
-        " success\nmoto server patched: DynamoDB UpdateTable applies SSESpecification as DynamoDB"
-        " does (moto 5.2 ignores it),\nso DynamodbTableEncryptionFunction is measured in enforce"
-        " mode, its fix verified like the others"
+        "moto server patched: DynamoDB UpdateTable applies SSESpecification as DynamoDB does (moto"
+        " 5.2 ignores it),\nso DynamodbTableEncryptionFunction is measured in enforce mode, its fix"
+        " verified like the others"
     )
     moto = Moto(aws_managed_policies())
     try:

@@ -1,5 +1,5 @@
 """Section 3: the AWS calls each sample event costs, the resource's apart from the ledger's and
-the notification's, against the fewest the change needs (samples.MINIMUM)."""
+the notification's, against the fewest the change needs (events/<module>/samples.toml)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from tools.bench.config import CALLS_OVER_MINIMUM
 from tools.bench.environment import function_env, stdout_to_devnull, temporary_environ
 from tools.bench.moto_server import Moto, fresh_account
 from tools.bench.report import Report, header
-from tools.bench.samples import MINIMUM
+from tools.bench.samples import facts
 from tools.routing import Function, routes
 from tools.scenario import EVENTS, Stack
 
@@ -66,7 +66,7 @@ def api_calls(
             f"{'ddb':>5}{'sns':>5}  minimum: why"
         )
         module = importlib.import_module(fn.handler_module)
-        table = MINIMUM.get(fn.handler_module, {})
+        table = facts(fn).samples
         per_event: dict[str, Any] = {}
         worst: tuple[int, str] = (-1, "")
         for name in names:
@@ -97,7 +97,7 @@ def api_calls(
                 f"{minimum.calls if minimum else '?':>5}"
                 f"{'?' if over is None else f'{over:+d}':>6}"
                 f"{by_kind['ledger']:>5}{by_kind['notify']:>5}  "
-                f"{minimum.why if minimum else 'no minimum defined in samples.py'}{flag}"
+                f"{minimum.why if minimum else 'no minimum in samples.toml'}{flag}"
             )
             if own:
                 print(f"   {'':<{width}}{' '.join(own)}")

@@ -36,8 +36,5 @@ WIDTH = 100
 FALLBACK = Function("IamPolicyLeastPrivilegeFunction", "iam_policy_least_privilege", ())
 """Used only while template.yaml does not exist."""
 IAM_MODULE = "iam_policy_least_privilege"
-# Where the bench departs from the template's parameter defaults, so that a fix happens: with
-# SSE-S3 (the default) a bucket is compliant as AWS creates it (SSE-S3 since 2023).
-BENCH_SETTINGS: dict[str, dict[str, str]] = {
-    "S3BucketEncryptionFunction": {"S3_ENCRYPTION_LEVEL": "SSE-KMS"},
-}
+# Where the bench departs from the template's parameter defaults, so that a fix happens: each
+# function's `settings` in events/<module>/samples.toml (tools.bench.samples.settings).

@@ -12,7 +12,6 @@ from typing import Any
 from unittest import mock
 
 from tools.bench.config import (
-    BENCH_SETTINGS,
     FALLBACK,
     PHYSICAL_SUFFIX,
     PYCACHE,
@@ -20,6 +19,7 @@ from tools.bench.config import (
     TEMPLATE,
 )
 from tools.bench.report import BenchError
+from tools.bench.samples import settings
 from tools.routing import Function, functions, load_template
 from tools.scenario import ACCOUNT, REGION, Stack
 
@@ -34,7 +34,7 @@ def discover() -> tuple[dict[str, Any], list[Function]]:
 
 def function_env(template: Mapping[str, Any], fn: Function, stack: Stack) -> dict[str, str]:
     """The function's environment as the template sets it, for Mode=enforce and the parameter
-    defaults, but BENCH_SETTINGS."""
+    defaults, but the function's samples.toml `settings`."""
     if not template:
         return {
             **stack.env("enforce"),
@@ -47,7 +47,7 @@ def function_env(template: Mapping[str, Any], fn: Function, stack: Stack) -> dic
     for name, value in fn.environment.items():
         resolved = resolve(value, template, stack)
         env[name] = resolved if isinstance(resolved, str) else ",".join(resolved)
-    return {**env, **BENCH_SETTINGS.get(fn.logical_id, {})}
+    return {**env, **settings(fn)}
 
 
 def resolve(value: Any, template: Mapping[str, Any], stack: Stack) -> str | list[str]:

@@ -11,17 +11,11 @@ import urllib.request
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tools.bench.config import IAM_MODULE, ROOT
+from tools.bench.config import ROOT
 from tools.bench.environment import pycache_env
 from tools.bench.report import BenchError
-from tools.scenario import (
-    EVENTS,
-    Stack,
-    deploy_stack,
-    prepare,
-    seed_encryption_event,
-    seed_principals,
-)
+from tools.samples import SamplesError
+from tools.scenario import EVENTS, Stack, deploy_stack, prepare, seed_principals
 
 if TYPE_CHECKING:
     from core.clients import Clients
@@ -83,17 +77,15 @@ class Moto:
 
 
 def fresh_account(moto: Moto, aws: Clients, module: str, event_name: str) -> tuple[Stack, Any]:
-    """Reset moto, deploy the stack, seed principals (the floor reads one), then replay what an
-    IAM sample event records or seed the resource an encryption sample event describes."""
+    """Reset moto, deploy the stack, seed principals (the floor reads one), then the state the
+    sample event describes (its seed in events/<module>/samples.toml)."""
     moto.reset()
     stack = deploy_stack(aws)
     seed_principals(aws)
-    if module == IAM_MODULE:
-        return stack, prepare(aws, event_name)
     try:
-        return stack, seed_encryption_event(aws, module, event_name)
-    except ValueError as error:
-        raise BenchError(f"tools/scenario.py cannot seed {module} {event_name}: {error}") from None
+        return stack, prepare(aws, event_name, module)
+    except SamplesError as error:
+        raise BenchError(f"cannot seed {module} {event_name}: {error}") from None
 
 
 def aws_managed_policies() -> list[str]:

@@ -19,14 +19,9 @@ from tools.bench.environment import (
 )
 from tools.bench.moto_server import Moto, fresh_account
 from tools.bench.report import Report, Stats, header
-from tools.bench.samples import (
-    COMPLIANT_SEED,
-    expect_status,
-    expected_status,
-    representative_sample,
-)
+from tools.bench.samples import expect_status, expected_status, facts, representative_sample
 from tools.routing import Function
-from tools.scenario import replay, seed_encryption_event
+from tools.scenario import prepare, seed
 
 if TYPE_CHECKING:
     from core.clients import Clients
@@ -61,11 +56,11 @@ def warm(
             expect_status(handler(event, context), expected, fn, sample)
             first = 1000 * (time.perf_counter() - started)
             for kind, status in (("remediation", expected), ("compliant", "COMPLIANT")):
-                if kind == "compliant" and fn.handler_module in COMPLIANT_SEED:
-                    COMPLIANT_SEED[fn.handler_module](aws)
+                if kind == "compliant":  # a report-only function's resource, made compliant
+                    seed(aws, fn.handler_module, facts(fn)[sample].compliant)
                 for _ in range(warm_runs):
-                    if kind == "remediation":
-                        _reseed(moto, aws, fn, sample, event)
+                    if kind == "remediation":  # the violation back (samples.toml's seed)
+                        prepare(aws, sample, fn.handler_module)
                     http.reset()
                     started, cpu = time.perf_counter(), time.process_time()
                     outcomes = handler(event, context)
@@ -102,17 +97,6 @@ def warm(
             **{f"{k}_ms": asdict(v) for k, v in stats.items()},
         }
     report.data["warm"] = results
-
-
-def _reseed(moto: Moto, aws: Clients, fn: Function, sample: str, event: Mapping[str, Any]) -> None:
-    """Put the violation back: seed the encryption resource again (idempotent), replay the IAM
-    event's call (CloudTrail), or rebuild the account."""
-    if fn.handler_module != IAM_MODULE:
-        seed_encryption_event(aws, fn.handler_module, sample)
-    elif event.get("detail-type") == "AWS API Call via CloudTrail":
-        replay(aws, dict(event))
-    else:
-        fresh_account(moto, aws, fn.handler_module, sample)
 
 
 class _HttpTimer:

@@ -9,7 +9,9 @@ import time
 from tools.demo.lambda_env import isolated_environment
 from tools.demo.play import run_modes
 from tools.demo.printing import WIDTH, print_state
-from tools.demo.story import ENCRYPTION_STORY, MOTO_LIMITS, STORY
+from tools.demo.story import STORY, moto_limits
+from tools.routing import functions, load_template
+from tools.samples import SamplesError
 
 
 def main() -> int:
@@ -17,14 +19,18 @@ def main() -> int:
     started = time.perf_counter()
     problems: list[str] = []
     with isolated_environment():
-        runs = run_modes(problems)
+        try:
+            runs = run_modes(problems)
+        except SamplesError as error:  # a remediator's events/<module>/samples.toml
+            print(f"UNEXPECTED: {error}", file=sys.stderr)
+            return 1
     print_state(runs)
     print()
-    for limit in MOTO_LIMITS:
+    for limit in moto_limits(functions(load_template())):
         print(textwrap.fill(limit, WIDTH, subsequent_indent="  "))
     took = time.perf_counter() - started
     print(
-        f"\n{len(STORY)} IAM and {len(ENCRYPTION_STORY)} encryption sample events per mode; "
+        f"\n{len(STORY)} IAM and {runs[0].encryption_events} encryption sample events per mode; "
         f"both modes ran in {took:.1f} s"
     )
     for problem in problems:

@@ -15,8 +15,8 @@ from tools.demo.live_state import (
     SEEDED,
     TRUST_POLICY,
 )
-from tools.demo.outcomes import ModeRun, Row, manual_steps
-from tools.demo.story import REMEDIATOR
+from tools.demo.outcomes import FILTERED, ModeRun, manual_steps
+from tools.demo.story import REMEDIATOR, expected_status
 from tools.routing import Function
 
 
@@ -25,16 +25,23 @@ def check_run(
 ) -> None:
     """Report mode changes nothing; enforce mode leaves nothing to report (but report-only
     functions, whose outcome is WOULD_REMEDIATE with manual steps in both modes); nothing fails;
-    every encryption function shows its outcome, and the live state agrees."""
+    every encryption function shows the outcome its samples.toml expects, and the live state
+    agrees."""
     from iam_grants import strip_open_trust, strip_wildcard_grants
 
     forbidden = {"report": "REMEDIATED", "enforce": "WOULD_REMEDIATE"}[run.mode]
     for row in run.rows:
         if row.status in (forbidden, "FAILED"):
             problems.append(f"{run.mode}: {row.event} ended {row.status}: {'; '.join(row.details)}")
+    modules = {f.logical_id: f.handler_module for f in remediators}
     for row in run.encryption:
-        expected = _expected(row, run.mode, report_only)
-        if row.status != expected:
+        if row.status == FILTERED:
+            continue  # judged as it was played: only a failed call may be filtered
+        module = modules.get(row.function)
+        expected = expected_status(module, row.event, run.mode) if module else ""
+        if not expected:
+            problems.append(f"{run.mode}: {row.event} reaches {row.function}, not its sample")
+        elif row.status != expected:
             problems.append(
                 f"{run.mode}: {row.event} -> {row.function} ended {row.status}, expected "
                 f"{expected}: {'; '.join(row.details)}"
@@ -49,7 +56,7 @@ def check_run(
     for function in remediators:
         if function.handler_module != REMEDIATOR and function.logical_id not in shown:
             problems.append(
-                f"{run.mode}: no event of ENCRYPTION_STORY reaches {function.logical_id}"
+                f"{run.mode}: no demo sample (samples.toml) reaches {function.logical_id}"
             )
     wanted = SEEDED if run.mode == "report" else ENFORCED
     for key, value in wanted.items():
@@ -67,11 +74,3 @@ def check_run(
             problems.append(
                 f"enforce: {ATTACHED_POLICIES} still holds {run.state[ATTACHED_POLICIES]}"
             )
-
-
-def _expected(row: Row, mode: str, report_only: set[str]) -> str:
-    if row.event.endswith("-own-action"):
-        return "SKIPPED"  # the loop guard: the function's own role made the call
-    if row.function in report_only:
-        return "WOULD_REMEDIATE"
-    return "WOULD_REMEDIATE" if mode == "report" else "REMEDIATED"

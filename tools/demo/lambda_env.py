@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
-from tools.demo.story import DEMO_SETTINGS, REMEDIATOR
+from tools.demo.story import REMEDIATOR, settings_for
 from tools.routing import Function
 from tools.scenario import ACCOUNT, OWN_ROLE_ARN, Stack
 
@@ -69,16 +69,17 @@ def function_env(
     function: Function, template: Mapping[str, Any], stack: Stack, mode: str, problems: list[str]
 ) -> dict[str, str]:
     """Lambda's environment: the stack's values, then the template's literals, parameter
-    defaults (WILDCARD_LEVEL...) except DEMO_SETTINGS, and the function's own role ARN (its loop
-    guard); the Powertools settings stay the demo's quiet ones."""
+    defaults (WILDCARD_LEVEL...) except the demo's settings (samples.toml), and the function's
+    own role ARN (its loop guard); the Powertools settings stay the demo's quiet ones."""
     env = {k: v for k, v in stack.env(mode).items() if k != "OWN_ROLE_ARNS"}
+    departures = settings_for(function.handler_module)
     parameters = template.get("Parameters") or {}
     for key, value in function.environment.items():
         if key in env or key.startswith("POWERTOOLS_"):
             continue
         role = _role_arn(template, value)
-        if key in DEMO_SETTINGS:
-            env[key] = DEMO_SETTINGS[key]
+        if key in departures:
+            env[key] = departures[key]
         elif isinstance(value, str):
             env[key] = value
         elif isinstance(value, Mapping) and value.get("Ref") in parameters:
@@ -93,15 +94,18 @@ def function_env(
 
 
 def demo_settings(template: Mapping[str, Any], remediators: list[Function]) -> str:
-    """'NAME=demo value for the demo (template default X)' for each of DEMO_SETTINGS."""
+    """'NAME=demo value for the demo (template default X)' for each function's demo settings."""
     parameters = template.get("Parameters") or {}
-    said = []
-    for key, value in DEMO_SETTINGS.items():
-        values = [f.environment.get(key) for f in remediators]
-        refs = {v.get("Ref") for v in values if isinstance(v, Mapping)}
-        defaults = {str(parameters.get(r, {}).get("Default")) for r in refs if r in parameters}
-        said.append(f"{key}={value} for the demo (template default {', '.join(sorted(defaults))})")
-    return "; ".join(said)
+    said: dict[str, str] = {}
+    for function in remediators:
+        for key, value in settings_for(function.handler_module).items():
+            ref = function.environment.get(key)
+            ref = ref.get("Ref") if isinstance(ref, Mapping) else None
+            default = str(parameters.get(ref, {}).get("Default")) if ref in parameters else "?"
+            said.setdefault(
+                f"{key}={value}", f"{key}={value} for the demo (template default {default})"
+            )
+    return "; ".join(said.values())
 
 
 def _role_arn(template: Mapping[str, Any], value: Any) -> str:

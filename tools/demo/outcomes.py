@@ -40,7 +40,10 @@ class ModeRun:
     encryption: list[Row] = field(default_factory=list)
     state: dict[str, list[str]] = field(default_factory=dict)
     settings: str = ""
-    """DEMO_SETTINGS and the template defaults they replace, for the encryption table's title."""
+    """The demo's settings and the template defaults they replace, for the encryption table's
+    title."""
+    encryption_events: int = 0
+    """How many sample events the encryption table played (one may reach several functions)."""
 
 
 def outcome_row(

@@ -20,7 +20,14 @@ from tools.demo.lambda_env import (
 from tools.demo.live_state import read_live_state
 from tools.demo.outcomes import FILTERED, ModeRun, Row, event_actor, event_resource, outcome_row
 from tools.demo.printing import print_mode, print_undo
-from tools.demo.story import ENCRYPTION_STORY, NOT_REPLAYED, REMEDIATOR, STORY, STUBBED
+from tools.demo.story import (
+    NOT_REPLAYED,
+    REMEDIATOR,
+    STORY,
+    encryption_story,
+    others,
+    stubbed,
+)
 from tools.routing import Function, functions, load_template, routes
 from tools.scenario import (
     Aws,
@@ -31,7 +38,7 @@ from tools.scenario import (
     load_few_managed_policies,
     moto_applies_dynamodb_sse,
     replay,
-    seed_encryption_estate,
+    seed_estate,
     seed_principals,
 )
 
@@ -46,7 +53,7 @@ def run_modes(problems: list[str]) -> list[ModeRun]:
     template = load_template()
     remediators = functions(template)
     events = {name: load_event(name, REMEDIATOR) for name in STORY}
-    encryption = [(name, load_event(name, module)) for module, name in ENCRYPTION_STORY]
+    encryption = encryption_story(remediators)
     report_only = {
         f.logical_id
         for f in remediators
@@ -61,8 +68,9 @@ def run_modes(problems: list[str]) -> list[ModeRun]:
             aws = Clients()
             stack = deploy_stack(aws)
             seed_principals(aws)
-            seed_encryption_estate(aws)
+            seed_estate(aws, others(remediators))
             run = ModeRun(mode, settings=demo_settings(template, remediators))
+            run.encryption_events = len(encryption)
             play = (mode, aws, stack, template, remediators, problems)
             for name, event in events.items():
                 run.rows += _play(name, event, name not in NOT_REPLAYED, *play)
@@ -115,9 +123,9 @@ def _play(
         for outcome in outcomes:
             row = outcome_row(name, resource, actor, outcome, notes)
             row.function = function.logical_id
-            stubbed = STUBBED.get(function.handler_module)
-            if stubbed and row.status == "REMEDIATED":
-                row.details.append(stubbed)
+            stub = stubbed(function.handler_module)
+            if stub and row.status == "REMEDIATED":
+                row.details.append(stub)
             rows.append(row)
         problems += [f"{mode}: {name}: notification of no outcome: {n['subject']}" for n in notes]
     return rows

@@ -1,9 +1,18 @@
-"""What the demo plays: the sample events of each story, in order, and its few departures.
+"""What the demo plays: the IAM story, in order, then each other function's demo samples.
 
-Kept apart from the code that plays them, so that the story reads top to bottom as a list.
+Kept apart from the code that plays them, so that the IAM story reads top to bottom as a list;
+what the other functions play is their events/<module>/samples.toml's, so that a new
+remediator joins the demo without a line here.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from tools.routing import Function
+from tools.samples import samples_of
+from tools.scenario import load_event
 
 REMEDIATOR = "iam_policy_least_privilege"
 # Alice builds a wildcard estate; then two calls that must change nothing; then AWS Config's view.
@@ -31,28 +40,55 @@ STORY = (
 # carries PutRolePolicy's wildcard document (so that only the loop guard can silence it), and
 # replaying that would re-open the grant our own function had just closed.
 NOT_REPLAYED = frozenset({"PutRolePolicy-own-action"})
-# The encryption remediators, one event each on resources seed_encryption_estate leaves
-# unencrypted: CreateBucket reaches both S3 functions; the own-action is our S3 fix's echo.
-ENCRYPTION_STORY = (
-    ("s3_bucket_encryption", "CreateBucket"),
-    ("sns_topic_encryption", "CreateTopic"),
-    ("sqs_queue_encryption", "CreateQueue"),
-    ("dynamodb_table_encryption", "CreateTable"),
-    ("ec2_ebs_default_encryption", "DisableEbsEncryptionByDefault"),
-    ("rds_storage_encryption", "CreateDBInstance"),
-    ("s3_bucket_encryption", "PutBucketEncryption-own-action"),
-)
-# The demo's one departure from the template's parameter defaults. With the default SSE-S3 a
-# bucket is compliant as AWS creates it (SSE-S3 since 2023): SSE-KMS makes the S3 fix visible.
-DEMO_SETTINGS = {"S3_ENCRYPTION_LEVEL": "SSE-KMS"}
-# Calls moto does not serve as AWS does, and what the demo does about them.
-STUBBED = {
-    "dynamodb_table_encryption": "UpdateTable's SSESpecification: moto ignores this call; stubbed"
-    " (the demo's moto applies it as DynamoDB does)",
-}
-MOTO_LIMITS = (
-    "moto limit, S3: a new bucket has no default encryption (read as 'none'); AWS gives every"
-    " bucket SSE-S3 since 2023",
-    "moto limit, EBS: no Get/ResetEbsDefaultKmsKeyId, called only with EncryptionKmsKeyArn set"
-    " (demo: default '')",
-)
+# Every other function plays the samples its events/<module>/samples.toml lists under `demo`
+# (its representative by default) on an account seeded with each representative's state
+# (scenario.seed_estate); its settings, stub notes and moto limits come from there too.
+
+
+def encryption_story(remediators: Iterable[Function]) -> list[tuple[str, dict[str, Any]]]:
+    """(sample, event) in the order the demo plays them: every function's first demo sample
+    in template order, then every second one...; an event already in the story (CreateBucket
+    reaches both S3 functions) is played once."""
+    entries = [
+        (position, module, name)
+        for module in others(remediators)
+        for position, name in enumerate(samples_of(module).demo)
+    ]
+    story: list[tuple[str, dict[str, Any]]] = []
+    for _, module, name in sorted(entries, key=lambda entry: entry[0]):  # stable: template order
+        event = load_event(name, module)
+        if all(event != played for _, played in story):
+            story.append((name, event))
+    return story
+
+
+def others(remediators: Iterable[Function]) -> list[str]:
+    """The modules of the functions beyond the IAM story's, in template order."""
+    return [f.handler_module for f in remediators if f.handler_module != REMEDIATOR]
+
+
+def settings_for(module: str) -> Mapping[str, str]:
+    """The demo's departures from the template's parameter defaults for this function: with the
+    defaults some samples are compliant as AWS creates them, and no fix would be seen."""
+    return samples_of(module).settings
+
+
+def stubbed(module: str) -> str:
+    """What the demo says on the function's REMEDIATED rows when moto does not serve a call."""
+    return samples_of(module).stubbed
+
+
+def moto_limits(remediators: Iterable[Function]) -> list[str]:
+    """Where moto does not behave as AWS does, and what the demo does about it."""
+    return [limit for module in others(remediators) for limit in samples_of(module).moto_limits]
+
+
+def expected_status(module: str, name: str, mode: str) -> str:
+    """What sample `name` of `module` must end as in `mode`: its samples.toml status (enforce
+    mode), a fix only reported in report mode; "" when the module has no such sample."""
+    sample = samples_of(module).samples.get(name)
+    if sample is None:
+        return ""
+    return (
+        "WOULD_REMEDIATE" if mode == "report" and sample.status == "REMEDIATED" else sample.status
+    )
