@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 from urllib.parse import unquote
+
+from iam_escalation import reaches_escalation
 
 #: What the caller writes when no trust statement remains: IAM needs some trust policy, and one
 #: that trusts nobody is the only one that cannot widen anything. Copy it before changing it.
@@ -33,6 +36,8 @@ _WILDCARDS: Final = frozenset("*?")
 
 # Condition keys that say who is calling: a trust statement open to "*" is closed only by one
 # of these. Keys are compared lower-cased because IAM condition keys are case-insensitive.
+# Not sts:ExternalId (the caller chooses it: it is no secret) nor aws:userid (its patterns,
+# "AROA*" or "*:*", match callers of every account).
 _WHO_KEYS: Final = frozenset(
     {
         "aws:principalorgid",
@@ -42,8 +47,6 @@ _WHO_KEYS: Final = frozenset(
         "aws:sourceaccount",
         "aws:sourcearn",
         "aws:sourceorgid",
-        "aws:userid",
-        "sts:externalid",
     }
 )
 _ARN_KEYS: Final = frozenset({"aws:principalarn", "aws:sourcearn"})
@@ -52,8 +55,16 @@ _OWNER_ID_KEYS: Final = frozenset(
 )
 _ORG_PATH_KEYS: Final = frozenset({"aws:principalorgpaths"})
 
-# Only these operators can pin a caller. Everything else limits nobody: negations (a stranger
-# is "not equal"), ...IfExists and ForAllValues: (true when the key is missing), Null, Bool...
+# Web identities. Every GitHub repository gets tokens from one issuer with one audience, so only
+# `<issuer>:sub` tells them apart; a Cognito identity pool needs its pool (aud) and amr pinned.
+_OIDC_PROVIDER: Final = "oidc-provider/"
+_GITHUB: Final = "token.actions.githubusercontent.com"
+_COGNITO: Final = "cognito-identity.amazonaws.com"
+# A GitHub subject names its owner first ("repo:octo-org/app:ref:refs/heads/main"): a pattern
+# whose text before the first wildcard holds "repo:<owner>/" pins that owner.
+_GITHUB_OWNER: Final = re.compile(r"repo:[^/]+/")
+
+# Only these operators can pin a caller (see _pairs).
 _EXACT_OPERATORS: Final = frozenset({"stringequals", "stringequalsignorecase"})
 # ArnEquals takes wildcards exactly like ArnLike does.
 _PATTERN_OPERATORS: Final = frozenset({"stringlike", "arnlike", "arnequals"})
@@ -66,8 +77,10 @@ class PolicyDocumentError(ValueError):
 class WildcardLevel(StrEnum):
     """How broad an action must be to count as a wildcard grant."""
 
-    SERVICE = "service"  # the action part is only wildcards: "*", "*:*", "s3:*"
-    ANY = "any"  # also partial wildcards: "s3:Put*", "s3:*Object", "iam:?etRole", "*:Get*"
+    # the action part is only wildcards ("*", "*:*", "s3:*"), or a partial wildcard spans
+    # services ("*:Get*", "s?:GetObject") or reaches an escalation action ("iam:P*")
+    SERVICE = "service"
+    ANY = "any"  # also every other partial wildcard: "s3:Put*", "s3:*Object", "iam:?etRole"
 
 
 @dataclass(frozen=True)
@@ -84,16 +97,22 @@ class Stripped:
 
 
 def is_wildcard_action(action: str, level: WildcardLevel = WildcardLevel.SERVICE) -> bool:
-    """Whether an action pattern grants a whole service (SERVICE) or any family of actions (ANY).
+    """Whether an action pattern is a wildcard grant at this level.
 
-    Only the wildcard characters decide, so the answer is case-insensitive like IAM's matching.
-    "s3:?*" counts as a service wildcard (it matches every s3 action). A colon-less action other
-    than "*" is rejected by IAM; it is a wildcard only at ANY level, when it holds "*" or "?".
+    SERVICE: the action part is only wildcards ("s3:?*" matches every s3 action), or the pattern
+    holds a wildcard and either its service part does too ("*:Get*"; a colon-less pattern, which
+    IAM rejects, is all service part) or it matches an escalation action ("iam:P*", case-
+    insensitively like IAM). ANY: every pattern that holds "*" or "?".
     """
-    name = action.partition(":")[2] if ":" in action else action
+    service, colon, name = action.partition(":")
+    name = name if colon else action
     if name and set(name) <= _WILDCARDS and "*" in name:
         return True
-    return level == WildcardLevel.ANY and not _WILDCARDS.isdisjoint(action)
+    if _WILDCARDS.isdisjoint(action):
+        return False
+    if level == WildcardLevel.ANY or not _WILDCARDS.isdisjoint(service):
+        return True
+    return reaches_escalation(action)
 
 
 def strip_wildcard_grants(
@@ -121,10 +140,12 @@ def strip_wildcard_grants(
 
 
 def strip_open_trust(document: dict[str, Any] | str) -> Stripped:
-    """Remove what lets anyone assume a role: "*" principals and NotPrincipal in Allow statements.
+    """Remove what lets anyone assume a role from its Allow statements: NotPrincipal, "*"
+    principals, and web identity providers whose subject nobody pinned.
 
-    A "*" principal is kept when a condition pins the caller (organisation, account, ARN, source,
-    external id); the specific principals listed beside "*" were trusted already and stay.
+    A statement stays whole when a condition pins the caller (organisation, account, ARN,
+    source); an OIDC provider stays when its `sub` is pinned, a Cognito identity pool when its
+    `aud` and `amr` are; the other principals of the statement were trusted already and stay.
     """
     return _strip_allows(document, _check_trust_statement, _close_trust)
 
@@ -134,7 +155,8 @@ def _close_trust(statement: dict[str, Any], label: str) -> tuple[dict[str, Any] 
     if "NotPrincipal" in statement:
         return None, [f"{label}: removed NotPrincipal statement"]
     principal = statement["Principal"]
-    if _limits_caller(statement.get("Condition")):
+    condition = statement.get("Condition")
+    if _pins(condition, _WHO_KEYS):
         return statement, []
     if principal == "*":
         return None, [f"{label}: removed statement with Principal '*'"]
@@ -142,21 +164,56 @@ def _close_trust(statement: dict[str, Any], label: str) -> tuple[dict[str, Any] 
     notes: list[str] = []
     for kind, value in principal.items():
         listed = [value] if isinstance(value, str) else value
-        if kind.lower() != "aws" or "*" not in listed:
+        gone = [entry for entry in listed if _is_open(kind, entry, condition)]
+        if not gone:
             kept[kind] = value
             continue
-        notes.append(f"{label}: removed Principal {kind} '*'")
-        if others := [entry for entry in listed if entry != "*"]:
+        notes += [f"{label}: removed Principal {kind} {entry!r}" for entry in dict.fromkeys(gone)]
+        if others := [entry for entry in listed if entry not in gone]:
             kept[kind] = others
     if not notes:
         return statement, []
     return ({**statement, "Principal": kept} if kept else None), notes
 
 
-def _limits_caller(condition: Any) -> bool:
-    """Whether a condition pins who may call (conditions AND, so one pinning pair is enough)."""
+def _is_open(kind: str, entry: str, condition: Any) -> bool:
+    """Whether one principal of a statement whose condition pins no AWS caller admits anyone."""
+    if kind.lower() == "aws":
+        return entry == "*"
+    if kind.lower() != "federated":
+        return False  # services, and canonical users of S3
+    if entry.lower() == _COGNITO:
+        return not (_pins(condition, {f"{_COGNITO}:aud"}) and _pins(condition, {f"{_COGNITO}:amr"}))
+    issuer = _oidc_issuer(entry)
+    return issuer is not None and not _pins(condition, {f"{issuer}:sub"})
+
+
+def _oidc_issuer(entry: str) -> str | None:
+    """The issuer (host and path, lower-case) of an OIDC provider principal: the ARN of an IAM
+    OIDC provider, or GitHub's host as such. None for SAML and the other web identities."""
+    parts = entry.split(":", 5)
+    if len(parts) == 6 and parts[5].startswith(_OIDC_PROVIDER):
+        return parts[5].removeprefix(_OIDC_PROVIDER).lower()
+    return _GITHUB if entry.lower() == _GITHUB else None
+
+
+def _pins(condition: Any, keys: Container[str]) -> bool:
+    """Whether a condition pins one of these (lower-case) keys: conditions AND, so one pair
+    whose every value pins is enough (values OR)."""
+    return any(
+        key in keys and all(_value_pins(key, value, pattern) for value in values)
+        for key, values, pattern in _pairs(condition)
+    )
+
+
+def _pairs(condition: Any) -> Iterator[tuple[str, list[Any], bool]]:
+    """(lower-case key, values, whether the operator takes wildcards) of each pair that can pin.
+
+    Only positive string and ARN operators can. Negations (a stranger is "not equal"),
+    ...IfExists and ForAllValues: (true when the key is missing), Null, Bool... limit nobody.
+    """
     if not isinstance(condition, dict):
-        return False
+        return
     for operator, block in condition.items():
         lowered = operator.lower()
         if lowered.startswith("forallvalues:"):
@@ -166,13 +223,8 @@ def _limits_caller(condition: Any) -> bool:
             continue
         for key, values in block.items():
             listed = values if isinstance(values, list) else [values]
-            if (
-                key.lower() in _WHO_KEYS
-                and listed
-                and all(_value_pins(key.lower(), v, lowered in _PATTERN_OPERATORS) for v in listed)
-            ):
-                return True
-    return False
+            if listed:
+                yield key.lower(), listed, lowered in _PATTERN_OPERATORS
 
 
 def _value_pins(key: str, value: Any, pattern: bool) -> bool:
@@ -191,7 +243,11 @@ def _value_pins(key: str, value: Any, pattern: bool) -> bool:
         return _is_literal(text)
     if key in _ORG_PATH_KEYS:
         return _is_literal(text.split("/", 1)[0])
-    return True
+    if key.endswith(":sub") and key.removesuffix(":sub").split("/")[0] == _GITHUB:
+        return _is_literal(text) or bool(_GITHUB_OWNER.match(re.split(r"[*?]", text)[0]))
+    if key.endswith((":sub", ":aud")):
+        return _is_literal(text)
+    return True  # e.g. a Cognito amr: any value that is not only wildcards
 
 
 def _is_literal(owner: str) -> bool:

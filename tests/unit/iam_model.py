@@ -18,6 +18,7 @@ from typing import Any
 
 from hypothesis import settings
 
+from iam_escalation import ESCALATION_ACTIONS
 from iam_grants import (
     Stripped,
     WildcardLevel,
@@ -122,19 +123,32 @@ def identity_decider(document: Policy | None, holds: Holds) -> Callable[[str, st
 
 
 PROBE_NAMES = ("Zzzzzzzz", "Wwwwwwwwwwwwwww")  # no generated or real action name matches these
+# The list is data (test_iam_grants_corpus.py checks it against the corpus); matching is ours.
+ESCALATION = tuple(ESCALATION_ACTIONS)
 
 
 @functools.cache
 def grants_wildcard(action: str, level: WildcardLevel) -> bool:
-    """Semantic definition: the pattern matches any action name of its service (SERVICE), or
-    it holds any wildcard at all (ANY). A colon-less pattern counts only if it matches any
-    "service:name" (which "*" does and "iam*" does not)."""
-    if level is WildcardLevel.ANY and ("*" in action or "?" in action):
+    """Semantic definition: the pattern holds any wildcard at all (ANY); or (SERVICE) it matches
+    any action name of its service, or it holds a wildcard and that wildcard reaches beyond one
+    service (its part before ":" has one; a colon-less pattern is all service part) or matches
+    one of the privilege-escalation actions (as IAM matches: case-insensitively)."""
+    wild = "*" in action or "?" in action
+    if level is WildcardLevel.ANY and wild:
         return True
     if ":" in action:
-        name = action.split(":", 1)[1]
-        return all(matches_any([name], probe, ignore_case=True) for probe in PROBE_NAMES)
-    return all(matches_any([action], f"zzsvc:{probe}", ignore_case=True) for probe in PROBE_NAMES)
+        service, name = action.split(":", 1)
+        if all(matches_any([name], probe, ignore_case=True) for probe in PROBE_NAMES):
+            return True
+    else:
+        service = action
+    if not wild:
+        return False
+    return (
+        "*" in service
+        or "?" in service
+        or any(matches_any([action], escalation, ignore_case=True) for escalation in ESCALATION)
+    )
 
 
 def has_wildcard_grant(statement: Mapping[str, Any], level: WildcardLevel) -> bool:
@@ -158,7 +172,15 @@ def expected_identity_survivor(statement: Policy, level: WildcardLevel) -> Polic
     return {**statement, "Action": kept} if kept else None
 
 
-FIXED_ACTIONS = ("s3:GetObject", "s3:PutObject", "iam:PassRole", "ec2:RunInstances", "zz:Zzzzzzzz")
+FIXED_ACTIONS = (
+    "s3:GetObject",
+    "s3:PutObject",
+    "iam:PassRole",
+    "iam:PutRolePolicy",
+    "sts:AssumeRole",
+    "ec2:RunInstances",
+    "zz:Zzzzzzzz",
+)
 FIXED_RESOURCES = ("arn:aws:s3:::bucket/key", "arn:aws:iam::111122223333:role/Ops", "other")
 
 

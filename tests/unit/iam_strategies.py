@@ -12,9 +12,29 @@ from tests.unit.iam_model import Policy
 # Generated policy documents
 # ---------------------------------------------------------------------------------------------
 
-SPECIFIC_ACTIONS = ("s3:GetObject", "S3:getobject", "iam:PassRole", "ec2:DescribeInstances")
+SPECIFIC_ACTIONS = (
+    "s3:GetObject",
+    "S3:getobject",
+    "iam:PassRole",
+    "ec2:DescribeInstances",
+    "sts:AssumeRole",
+)
 SERVICE_WILDCARDS = ("*", "*:*", "s3:*", "S3:*", "IAM:*", "s3:**", "ec2:?*")
 PARTIAL_WILDCARDS = ("s3:Put*", "s3:*Object", "iam:?etRole", "*:Get*", "iam:Pass?ole", "s3:?")
+# Partial wildcards that count at the default level too: across services, or reaching an
+# escalation action (iam:PassRole, iam:Put*Policy, sts:AssumeRole...); and some that do not.
+ESCALATING_WILDCARDS = (
+    "iam:P*",
+    "iam:*Policy*",
+    "iam:Pass*",
+    "IAM:pass*",
+    "sts:Assume*",
+    "sts:AssumeRol?",
+    "lambda:Update*",
+    "s?:GetObject",
+    "*:*Object",
+)
+HARMLESS_WILDCARDS = ("iam:Get*", "iam:List*", "sts:Get*", "ec2:Describe*")
 MALFORMED_ACTIONS = ("s3GetObject", "iam*")  # IAM rejects these; they must not crash anything
 RESOURCES = (
     "*",
@@ -30,11 +50,18 @@ IDENTITY_CONDITIONS = (
 )
 
 generated_actions = st.one_of(
-    st.sampled_from(SPECIFIC_ACTIONS + SERVICE_WILDCARDS + PARTIAL_WILDCARDS + MALFORMED_ACTIONS),
+    st.sampled_from(
+        SPECIFIC_ACTIONS
+        + SERVICE_WILDCARDS
+        + PARTIAL_WILDCARDS
+        + ESCALATING_WILDCARDS
+        + HARMLESS_WILDCARDS
+        + MALFORMED_ACTIONS
+    ),
     st.builds(
         "{}:{}".format,
-        st.sampled_from(("s3", "iam", "ec2", "*", "s?")),
-        st.text(alphabet="GetPutObjc*?", min_size=1, max_size=6),
+        st.sampled_from(("s3", "iam", "ec2", "sts", "*", "s?")),
+        st.text(alphabet="GetPutObjcRolAsum*?", min_size=1, max_size=7),
     ),
 )
 
@@ -77,6 +104,9 @@ def documents(draw: st.DrawFn, statement: st.SearchStrategy[dict[str, Any]]) -> 
     return draw(shuffled(document))
 
 
+GITHUB_PROVIDER = "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com"
+EKS_ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+EKS_PROVIDER = f"arn:aws:iam::111122223333:oidc-provider/{EKS_ISSUER}"
 PRINCIPAL_VALUES = {
     "AWS": (
         "*",
@@ -85,7 +115,13 @@ PRINCIPAL_VALUES = {
         "arn:aws:iam::444455556666:role/Ops",
     ),
     "Service": ("ec2.amazonaws.com", "lambda.amazonaws.com"),
-    "Federated": ("cognito-identity.amazonaws.com", "arn:aws:iam::111122223333:saml-provider/Okta"),
+    "Federated": (
+        "cognito-identity.amazonaws.com",
+        "arn:aws:iam::111122223333:saml-provider/Okta",
+        GITHUB_PROVIDER,
+        "token.actions.githubusercontent.com",
+        EKS_PROVIDER,
+    ),
 }
 CONDITION_VALUES: dict[str, tuple[Any, ...]] = {
     "aws:PrincipalOrgID": ("o-abc123", "o-*", "*"),
@@ -111,6 +147,28 @@ CONDITION_VALUES: dict[str, tuple[Any, ...]] = {
     "sts:ExternalId": ("12345", "ext-*", "*"),
     "sts:externalid": ("12345",),
     "aws:RequestedRegion": ("us-east-1",),
+    "token.actions.githubusercontent.com:sub": (
+        "repo:octo-org/app:ref:refs/heads/main",
+        "repo:octo-org/app:*",
+        "repo:octo-org/*",
+        "repo:octo-org*",
+        "repo:*/app:*",
+        "repo:*",
+        "*",
+    ),
+    "Token.Actions.GitHubUserContent.com:SUB": ("repo:octo-org/*", "repo:*"),
+    "token.actions.githubusercontent.com:aud": ("sts.amazonaws.com",),
+    f"{EKS_ISSUER}:sub": (
+        "system:serviceaccount:default:app",
+        "system:serviceaccount:default:*",
+        "*",
+    ),
+    "cognito-identity.amazonaws.com:aud": (
+        "us-east-1:12345678-1234-1234-1234-123456789012",
+        "us-east-1:*",
+        "*",
+    ),
+    "cognito-identity.amazonaws.com:amr": ("authenticated", "unauthenticated", "*"),
 }
 OPERATORS = (
     "StringEquals",
@@ -132,10 +190,15 @@ OPERATORS = (
 
 @st.composite
 def trust_conditions(draw: st.DrawFn) -> dict[str, Any]:
-    """Up to two operator/key pairs on distinct keys (each pair then depends on its key only)."""
+    """Up to two operator/key pairs on distinct keys (each pair then depends on its key only),
+    or up to three web identity claims (a Cognito pool is pinned only by two of them)."""
     condition: dict[str, dict[str, Any]] = {}
+    claims = sorted(key for key in CONDITION_VALUES if not key.lower().startswith(("aws:", "sts:")))
     keys = draw(
-        st.lists(st.sampled_from(sorted(CONDITION_VALUES)), max_size=2, unique_by=str.lower)
+        st.one_of(
+            st.lists(st.sampled_from(sorted(CONDITION_VALUES)), max_size=2, unique_by=str.lower),
+            st.lists(st.sampled_from(claims), min_size=1, max_size=3, unique_by=str.lower),
+        )
     )
     for key in keys:
         operator = draw(st.sampled_from(OPERATORS))
@@ -165,7 +228,11 @@ def trust_statements(draw: st.DrawFn) -> dict[str, Any]:
     principal_key = draw(st.sampled_from(("Principal", "Principal", "Principal", "NotPrincipal")))
     statement[principal_key] = draw(trust_principals())
     statement["Action"] = draw(
-        one_or_many(st.sampled_from(("sts:AssumeRole", "sts:TagSession", "sts:*")))
+        one_or_many(
+            st.sampled_from(
+                ("sts:AssumeRole", "sts:TagSession", "sts:AssumeRoleWithWebIdentity", "sts:*")
+            )
+        )
     )
     if condition := draw(trust_conditions()):
         statement["Condition"] = condition

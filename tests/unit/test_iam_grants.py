@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from iam_escalation import ESCALATION_ACTIONS, reaches_escalation
 from iam_grants import (
     PolicyDocumentError,
     Stripped,
@@ -96,11 +97,11 @@ def test_is_wildcard_action_agrees_with_the_semantic_definition(action: str) -> 
         ("s3:Put*", False, True),
         ("s3:*Object", False, True),
         ("iam:?etRole", False, True),
-        ("*:Get*", False, True),
+        ("*:Get*", True, True),  # its service part spans every service
         ("s3:?", False, True),
         ("s3:GetObject", False, False),
         ("S3:GETOBJECT", False, False),
-        ("iam*", False, True),
+        ("iam*", True, True),  # colon-less: all service part, and it matches iam:PassRole
         ("s3GetObject", False, False),
     ],
 )
@@ -215,10 +216,13 @@ def test_not_resource_statements_lose_their_wildcards_like_any_other() -> None:
 
 
 def test_partial_wildcards_go_only_at_any_level() -> None:
+    """Unless they span services ("*:List*") or reach an escalation action: see below."""
     document = {
         "Statement": [{"Effect": "Allow", "Action": ["s3:Get*", "*:List*"], "Resource": "*"}]
     }
-    assert not assert_identity_invariants(document, WildcardLevel.SERVICE).changed
+    assert assert_identity_invariants(document, WildcardLevel.SERVICE).removed == (
+        "statement #1: removed Action '*:List*'",
+    )
     assert assert_identity_invariants(document, WildcardLevel.ANY).removed == (
         "statement #1: removed Action 's3:Get*'",
         "statement #1: removed Action '*:List*'",
@@ -276,3 +280,94 @@ def test_malformed_identity_documents_raise(document: Any, message: str) -> None
 
 def test_policy_document_error_is_a_value_error() -> None:
     assert issubclass(PolicyDocumentError, ValueError)
+
+
+# ---------------------------------------------------------------------------------------------
+# Examples: partial wildcards that count at the default (service) level (issue 7 item 13)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        "*:Get*",  # the service part spans every service
+        "*:*Object",
+        "s?:GetObject",
+        "iam*",  # colon-less (IAM rejects it): its service part is the whole pattern
+        "iam:P*",  # iam:PassRole, iam:PutRolePolicy...
+        "iam:*Policy*",
+        "iam:Pass*",
+        "IAM:pass*",  # IAM matches actions whatever their case
+        "iam:Pass?ole",
+        "iam:Set*",  # iam:SetDefaultPolicyVersion
+        "sts:Assume*",
+        "sts:AssumeRol?",
+        "lambda:Update*",
+        "ec2:Run*",
+        "ssm:Send*",
+    ],
+)
+def test_a_partial_wildcard_that_spans_services_or_reaches_an_escalation_goes_by_default(
+    action: str,
+) -> None:
+    assert is_wildcard_action(action)
+    assert is_wildcard_action(action, WildcardLevel.SERVICE)
+    statement = {
+        "Sid": "Mixed",
+        "Effect": "Allow",
+        "Action": ["s3:GetObject", action, "s3:Get*"],
+        "Resource": "*",
+    }
+    deny = {"Effect": "Deny", "Action": action, "Resource": "*"}
+    result = assert_identity_invariants({"Statement": [statement, deny]}, WildcardLevel.SERVICE)
+    assert result.removed == (f"statement 'Mixed': removed Action {action!r}",)
+    assert result.document == {
+        "Statement": [{**statement, "Action": ["s3:GetObject", "s3:Get*"]}, deny]
+    }
+    alone = {"Effect": "Allow", "Action": action, "Resource": "*"}
+    assert strip_wildcard_grants({"Statement": [alone, deny]}).document == {"Statement": [deny]}
+    assert strip_wildcard_grants({"Statement": alone}).document is None
+
+
+@pytest.mark.parametrize(
+    "action",
+    ["s3:Get*", "s3:*Object", "iam:Get*", "iam:List*", "ec2:Describe*", "iam:?etRole", "sts:Get*"],
+)
+def test_a_partial_wildcard_within_a_service_that_reaches_no_escalation_stays_by_default(
+    action: str,
+) -> None:
+    document = {"Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]}
+    assert not is_wildcard_action(action)
+    assert not assert_identity_invariants(document, WildcardLevel.SERVICE).changed
+    assert assert_identity_invariants(document, WildcardLevel.ANY).document is None
+
+
+def test_the_escalation_list_is_sorted_specific_and_holds_no_reads() -> None:
+    """Its content is checked against the corpus in test_iam_grants_corpus.py."""
+    assert list(ESCALATION_ACTIONS) == sorted(ESCALATION_ACTIONS)
+    assert len({a.lower() for a in ESCALATION_ACTIONS}) == len(ESCALATION_ACTIONS)
+    for action in ESCALATION_ACTIONS:
+        service, colon, name = action.partition(":")
+        assert colon and service == service.lower() and name[:1].isupper(), action
+        assert re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9]+", action), action
+        assert not name.lower().startswith(("describe", "get", "list")), action
+    for action in ("iam:PassRole", "iam:PutRolePolicy", "iam:SetDefaultPolicyVersion"):
+        assert action in ESCALATION_ACTIONS
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reaches"),
+    [
+        ("iam:PassRole", True),
+        ("IAM:PASSROLE", True),
+        ("iam:p*", True),
+        ("i?m:Pass*", True),
+        ("*Role", True),
+        ("iam:Get*", False),
+        ("iam:[P]assRole", False),  # IAM knows no character classes
+        ("iam:Pass.ole", False),  # nor regular expressions
+        ("s3:*", False),
+    ],
+)
+def test_reaches_escalation_matches_as_iam_does(pattern: str, reaches: bool) -> None:
+    assert reaches_escalation(pattern) is reaches

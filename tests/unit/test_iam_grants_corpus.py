@@ -12,15 +12,24 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
-from iam_grants import PolicyDocumentError, WildcardLevel, strip_open_trust, strip_wildcard_grants
+from iam_escalation import ESCALATION_ACTIONS
+from iam_grants import (
+    PolicyDocumentError,
+    WildcardLevel,
+    is_wildcard_action,
+    strip_open_trust,
+    strip_wildcard_grants,
+)
 from tests.unit.iam_model import (
     ADMINISTRATOR_ACCESS,
     LEVELS,
     Policy,
     assert_identity_invariants,
+    listed,
     statements,
 )
 from tests.unit.iam_trust_model import assert_trust_invariants
@@ -200,20 +209,31 @@ def trust_documents(corpus: Path) -> Iterator[tuple[str, Any]]:
             yield str(path.relative_to(corpus)), configuration["assumeRolePolicyDocument"]
 
 
+# Panther's backdoor-role record: Principal '*' behind an external id only, which pins nobody.
+OPEN_TRUST_RECORDS = ("cloudtrail/iam.amazonaws.com/UpdateAssumeRolePolicy/2.json",)
+
+
 def test_real_trust_policies_keep_the_invariants(corpus: Path) -> None:
     found = list(trust_documents(corpus))
     assert len(found) >= 4, found
     for where, document in found:
         result = strip_open_trust(document)
-        assert not result.changed, where  # none of them trusts strangers
-        assert result.document is not None
-        assert_trust_invariants(result.document)
-    principal_star = [
-        where
-        for where, document in found
-        if any(s.get("Principal") == "*" for s in statements(strip_open_trust(document).document))
-    ]
-    assert principal_star, "the ExternalId-pinned Principal '*' record is gone from the corpus"
+        assert result.changed == (where in OPEN_TRUST_RECORDS), where  # the others are closed
+        assert_trust_invariants(parsed(document))
+    opened = {where: parsed(document) for where, document in found if where in OPEN_TRUST_RECORDS}
+    assert set(opened) == set(OPEN_TRUST_RECORDS), "the ExternalId-only record is gone"
+    for document in opened.values():
+        assert any(s.get("Principal") == "*" for s in statements(document))
+        assert strip_open_trust(document).document is None
+
+
+def parsed(document: Any) -> Policy:
+    """A trust document as a dict, from a dict, JSON text or URL-encoded JSON text."""
+    if isinstance(document, dict):
+        return document
+    text = unquote(document) if document.strip()[:3].upper() == "%7B" else document
+    loaded: Policy = json.loads(text)
+    return loaded
 
 
 def test_real_identity_policies_in_cloudtrail_records_keep_the_invariants(corpus: Path) -> None:
@@ -230,3 +250,77 @@ def test_real_identity_policies_in_cloudtrail_records_keep_the_invariants(corpus
     for text in texts:
         for level in LEVELS:
             assert_identity_invariants(json.loads(text), level)
+
+
+# The privilege-escalation actions that iam_escalation.py carries as a constant (Lambda has no
+# corpus): the required permissions of every pathfinding.cloud path, and the Allow actions of
+# IAM Vulnerable's privesc-path policies; reads (Describe*, Get*, List*) and patterns left out.
+
+PATHS = "privesc/pathfinding-cloud-paths"
+BISHOPFOX = "privesc/bishopfox-iam-vulnerable"
+READS = ("describe", "get", "list")
+
+
+def escalation_actions(corpus: Path) -> dict[str, str]:
+    """Lower-case action -> its first spelling (pathfinding.cloud's first), with provenance."""
+    found: dict[str, str] = {}
+
+    def add(action: str) -> None:
+        name = action.partition(":")[2].lower()
+        if "*" not in action and "?" not in action and not name.startswith(READS):
+            found.setdefault(action.lower(), action)
+
+    for path in sorted((corpus / "policies" / PATHS).glob("*.json")):
+        record = load(path)
+        assert record["_source"]["repo"] == "DataDog/pathfinding.cloud", path.name
+        assert record["_source"]["license"] == "Apache-2.0", path.name
+        for permission in record["permissions"]["required"]:
+            add(permission["permission"])
+    for path in policy_files(corpus, BISHOPFOX):
+        record = load(path)
+        if record["category"] != "privesc-paths":
+            continue
+        assert record["source"]["repo"] == "BishopFox/iam-vulnerable", path.name
+        assert record["source"]["license"] == "MIT", path.name
+        for statement in statements(record["PolicyDocument"]):
+            if statement["Effect"] == "Allow":
+                for action in listed(statement.get("Action", [])):
+                    add(action)
+    return found
+
+
+def test_escalation_actions_are_those_of_the_corpus(corpus: Path) -> None:
+    found = escalation_actions(corpus)
+    assert len(found) >= 60
+    constant = {action.lower(): action for action in ESCALATION_ACTIONS}
+    assert sorted(set(constant) - set(found)) == [], "in ESCALATION_ACTIONS, not in the corpus"
+    assert sorted(set(found) - set(constant)) == [], "in the corpus, not in ESCALATION_ACTIONS"
+    assert constant == found, "spelled otherwise than the corpus spells it first"
+
+
+def test_every_escalation_path_keeps_an_action_on_the_list(corpus: Path) -> None:
+    """Reads are left out; no path of the catalogue consists of reads only."""
+    constant = {action.lower() for action in ESCALATION_ACTIONS}
+    paths = sorted((corpus / "policies" / PATHS).glob("*.json"))
+    assert len(paths) >= 60
+    for path in paths:
+        required = {p["permission"].lower() for p in load(path)["permissions"]["required"]}
+        assert required & constant, path.name
+
+
+def test_escalation_wildcards_change_few_managed_policies_at_service_level(corpus: Path) -> None:
+    """Measured on iam-dataset 2073fa5: 9 AWS managed policies hold a partial wildcard that
+    reaches an escalation action (ec2:CreateLaunchTemplate*, lambda:Update*, glue:*Job*...)."""
+
+    def newly_counted(action: str) -> bool:
+        name = action.partition(":")[2]
+        return is_wildcard_action(action) and not (name and set(name) <= {"*", "?"})
+
+    touched = {
+        path.stem
+        for path in policy_files(corpus, "aws-managed")
+        for statement in statements(load(path)["PolicyDocument"])
+        if statement["Effect"] == "Allow"
+        and any(newly_counted(action) for action in listed(statement.get("Action", [])))
+    }
+    assert 0 < len(touched) < 40, sorted(touched)

@@ -35,11 +35,15 @@ IDENTITY_FIXTURES = sorted(
     p.name for p in FIXTURES.glob("*.json") if not p.name.startswith("trust-")
 )
 TRUST_FIXTURES = sorted(p.name for p in FIXTURES.glob("trust-*.json"))
+# Panther's backdoor-role test record: Principal '*' behind an external id only, which pins
+# nobody (issue 7 item 3); its file name and PolicyName still say "pinned by sts:ExternalId".
+OPEN_TRUST_FIXTURES = ("trust-panther-backdoor-role-externalid.json",)
 
 
 def test_the_fixtures_are_there() -> None:
     assert len(IDENTITY_FIXTURES) >= 5
     assert len(TRUST_FIXTURES) >= 3
+    assert set(OPEN_TRUST_FIXTURES) <= set(TRUST_FIXTURES)
 
 
 @pytest.mark.parametrize("name", IDENTITY_FIXTURES)
@@ -48,7 +52,7 @@ def test_real_identity_policies_keep_the_invariants(name: str, level: WildcardLe
     assert_identity_invariants(fixture(name)["PolicyDocument"], level)
 
 
-@pytest.mark.parametrize("name", TRUST_FIXTURES)
+@pytest.mark.parametrize("name", sorted(set(TRUST_FIXTURES) - set(OPEN_TRUST_FIXTURES)))
 def test_real_trust_policies_are_already_closed(name: str) -> None:
     text = fixture(name)["AssumeRolePolicyDocument"]
     result = strip_open_trust(text)
@@ -57,12 +61,16 @@ def test_real_trust_policies_are_already_closed(name: str) -> None:
     assert_trust_invariants(result.document)
 
 
-def test_real_trust_with_principal_star_is_pinned_by_its_external_id() -> None:
+def test_real_trust_with_principal_star_behind_an_external_id_is_removed() -> None:
+    """An external id is no secret: the backdoor role trusts anyone (it was kept until issue 7)."""
     document = json.loads(
         fixture("trust-panther-backdoor-role-externalid.json")["AssumeRolePolicyDocument"]
     )
     assert document["Statement"][0]["Principal"] == "*"
-    assert not strip_open_trust(document).changed
+    assert document["Statement"][0]["Condition"] == {"StringEquals": {"sts:ExternalId": "12345"}}
+    result = strip_open_trust(document)
+    assert result == Stripped(None, ("statement #1: removed statement with Principal '*'",))
+    assert_trust_invariants(document)
     without_condition = {
         "Statement": [{k: v for k, v in document["Statement"][0].items() if k != "Condition"}]
     }

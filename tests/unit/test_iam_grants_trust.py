@@ -112,9 +112,6 @@ def test_allow_with_not_principal_is_removed_and_deny_is_kept() -> None:
         ("ArnLike", "aws:PrincipalArn", "arn:aws:iam::111122223333:role/*"),
         ("ArnEquals", "aws:SourceArn", "arn:aws:s3:::my-bucket"),
         ("StringEquals", "aws:SourceOrgID", "o-abc123"),
-        ("StringLike", "aws:userid", "AROAEXAMPLEID:*"),
-        ("StringEquals", "sts:ExternalId", "12345"),
-        ("StringEqualsIgnoreCase", "sts:externalid", "12345"),
     ],
 )
 def test_a_condition_that_pins_the_caller_keeps_principal_star(
@@ -139,6 +136,9 @@ def test_a_condition_that_pins_the_caller_keeps_principal_star(
         {"Null": {"aws:PrincipalArn": "false"}},
         {"StringLike": {"aws:PrincipalArn": "*"}},
         {"StringEquals": {"sts:ExternalId": "*"}},
+        {"StringEquals": {"sts:ExternalId": "12345"}},  # no secret: pinned nobody (issue 7)
+        {"StringEqualsIgnoreCase": {"sts:externalid": "12345"}},
+        {"StringLike": {"aws:userid": "AROAEXAMPLEID:*"}},  # matched callers of any account
         {"StringLike": {"aws:PrincipalOrgID": ["o-abc123", "o-*"]}},
         {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/Ops"}},
         {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::*:role/Ops"}},
@@ -202,3 +202,46 @@ def test_deny_all_trust_is_compliant_and_trusts_nobody() -> None:
 def test_malformed_trust_documents_raise(document: Any, message: str) -> None:
     with pytest.raises(PolicyDocumentError, match=message):
         strip_open_trust(document)
+
+
+# ---------------------------------------------------------------------------------------------
+# Examples: conditions that look limiting but are not (issue 7 item 3)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringLike": {"aws:userid": "*:*"}},
+        {"StringLike": {"aws:userid": "AROA*"}},
+        {"StringLike": {"aws:userid": "AROAEXAMPLEID:*"}},
+        {"StringEquals": {"aws:userid": "AIDAEXAMPLE"}},
+        {"StringEquals": {"sts:ExternalId": "12345"}},
+        {"StringEqualsIgnoreCase": {"sts:externalid": "12345"}},
+        {"StringLike": {"sts:ExternalId": "ext-*"}},
+        {"StringEquals": {"sts:ExternalId": "12345", "aws:userid": "AIDAEXAMPLE"}},
+    ],
+)
+def test_a_user_id_or_an_external_id_does_not_pin_the_caller(condition: dict[str, Any]) -> None:
+    """An external id is no secret, and aws:userid patterns match callers of every account."""
+    for principal in ("*", {"AWS": "*"}, {"AWS": ["*"]}):
+        statement = {
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": "sts:AssumeRole",
+            "Condition": condition,
+        }
+        assert assert_trust_invariants(trust(EC2, statement)).document == trust(EC2)
+        assert assert_trust_invariants(trust(statement)).document is None
+
+
+def test_an_external_id_beside_a_pinning_condition_is_harmless() -> None:
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": "sts:AssumeRole",
+        "Condition": {
+            "StringEquals": {"sts:ExternalId": "12345", "aws:PrincipalAccount": "111122223333"}
+        },
+    }
+    assert not assert_trust_invariants(trust(statement)).changed
