@@ -177,6 +177,20 @@ class DynamodbTableEncryption(Remediator[Table]):
                               "UpdateTable") from error  # fmt: skip
         return super().apply(change, aws)
 
+    def current_state(self, change: Change, aws: Aws) -> Any:
+        """The table's encryption as `after` states it: no KMSMasterKeyId for the AWS-managed
+        key (a table on the AWS-owned key reads back its SSEDescription, or None)."""
+        name = change.call.params["TableName"] if change.call else ""
+        sse = aws("dynamodb").describe_table(TableName=name)["Table"].get("SSEDescription") or {}
+        if sse.get("SSEType") != "KMS" or sse.get("Status") in ("DISABLING", "DISABLED"):
+            return sse or None
+        key, state = str(sse.get("KMSMasterKeyArn") or ""), {"Enabled": True, "SSEType": "KMS"}
+        return (
+            state
+            if is_aws_managed_key(aws, key, AWS_MANAGED_ALIAS)
+            else {**state, "KMSMasterKeyId": key}
+        )
+
 
 REMEDIATOR = DynamodbTableEncryption()
 handler = lambda_handler(REMEDIATOR)

@@ -11,6 +11,7 @@ and matchable by an ExemptPrincipalArns pattern, but not a resource IAM or any A
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from core.baseline_key import check_key_usable, configured_key, is_aws_managed_key
 from core.declaration import (
@@ -117,6 +118,21 @@ class Ec2EbsDefaultEncryption(Remediator[RegionSetting]):
             if changes:
                 check_key_usable(aws, cmk)
         return Evaluation(arn, tuple(changes))
+
+    def current_state(self, change: Change, aws: Aws) -> Any:
+        """The setting the change wrote: encryption by default, or the default key."""
+        ec2 = aws("ec2")
+        if change.call and change.call.operation == "modify_ebs_default_kms_key_id":
+            return {
+                "KmsKeyId": str(
+                    ec2.get_ebs_default_kms_key_id().get("KmsKeyId") or AWS_MANAGED_ALIAS
+                )
+            }
+        return {
+            "EbsEncryptionByDefault": bool(
+                ec2.get_ebs_encryption_by_default()["EbsEncryptionByDefault"]
+            )
+        }
 
 
 REMEDIATOR = Ec2EbsDefaultEncryption()

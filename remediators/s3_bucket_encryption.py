@@ -168,6 +168,17 @@ class S3BucketEncryption(Remediator[Bucket]):
         # Tags decide exemptions: read only when there is something to change.
         return Evaluation(str(target), (change,), bucket_tags(s3, target))
 
+    def current_state(self, change: Change, aws: Aws) -> Any:
+        """The default encryption as we write it: S3 reads back BucketKeyEnabled false too."""
+        config = _configuration(
+            aws("s3"), Bucket(change.call.params["Bucket"] if change.call else "")
+        )
+        if not config:
+            return config
+        rules = [{k: v for k, v in rule.items() if (k, v) != ("BucketKeyEnabled", False)}
+                 for rule in config.get("Rules", [])]  # fmt: skip
+        return {**config, "Rules": rules}
+
 
 def _configuration(s3: Any, bucket: Bucket) -> dict[str, Any] | None:
     """Real AWS always answers (SSE-S3 since 2023); moto and old buckets may have none."""

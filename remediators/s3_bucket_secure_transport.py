@@ -131,6 +131,11 @@ class S3BucketSecureTransport(Remediator[Bucket]):
         # Tags decide exemptions: read only when there is something to change.
         return Evaluation(str(target), (change,), bucket_tags(s3, target))
 
+    def current_state(self, change: Change, aws: Aws) -> Any:
+        """The bucket policy as a document (None: there is none)."""
+        text = _policy(aws("s3"), Bucket(change.call.params["Bucket"] if change.call else ""))
+        return json.loads(text) if text is not None else None
+
 
 def _policy(s3: Any, bucket: Bucket) -> str | None:
     try:

@@ -112,6 +112,12 @@ class SnsTopicEncryption(Remediator[str]):
         )
         return Evaluation(target, (change,), tags_to_dict(tags))
 
+    def current_state(self, change: Change, aws: Aws) -> Any:
+        """The topic's key, as `after` names it ("" for none)."""
+        topic = change.call.params["TopicArn"] if change.call else ""
+        attributes = aws("sns").get_topic_attributes(TopicArn=topic)["Attributes"]
+        return {ATTRIBUTE: attributes.get(ATTRIBUTE) or ""}
+
 
 def service_principals(policy: str | None) -> list[str]:
     """The `Service` principals (cloudwatch.amazonaws.com, ...) that an Allow statement names."""

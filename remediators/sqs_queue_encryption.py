@@ -156,6 +156,19 @@ class SqsQueueEncryption(Remediator[Queue]):
         summary = f"encrypt queue at rest with {how}"
         return Change(summary, arn, before, after, _set(url, after), tuple(undo))
 
+    def current_state(self, change: Change, aws: Aws) -> Any:
+        """The attributes the change set: the policy as a document, the rest as SQS says them."""
+        params = change.call.params if change.call else {}
+        written = params["Attributes"]
+        attributes = aws("sqs").get_queue_attributes(
+            QueueUrl=params["QueueUrl"], AttributeNames=["All"]
+        )["Attributes"]
+        if "Policy" in written:
+            policy = attributes.get("Policy")
+            return json.loads(policy) if policy else None
+        unset = {"SqsManagedSseEnabled": "false"}  # what SQS leaves out means off
+        return {key: attributes.get(key, unset.get(key, "")) for key in written}
+
 
 def _in_transit(url: str, arn: str, attributes: Any) -> Change | None:
     """Add the TLS-only Deny to the queue policy (created when there is none)."""

@@ -51,6 +51,10 @@ class Ledger:
         if "Item" not in response:
             raise LedgerError(f"no ledger entry with outcome id {outcome_id}")
         report: dict[str, Any] = json.loads(response["Item"]["record"]["S"])
+        if report.get("outcome_id") != outcome_id:  # a settle would then write another entry
+            raise LedgerError(
+                f"ledger entry {outcome_id} holds the record of {report.get('outcome_id')!r}"
+            )
         return report
 
 

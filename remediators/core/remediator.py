@@ -72,3 +72,11 @@ class Remediator(ABC, Generic[T]):
     def undo_after(self, change: Change, response: Mapping[str, Any]) -> tuple[Call, ...]:
         """The calls that restore `change.before`, knowing what the write returned."""
         return change.undo
+
+    def current_state(self, change: Change, aws: Aws) -> Any:
+        """What `change` wrote, as it is now, in the shape of `change.after`; read-only.
+
+        Undo compares it with the recorded `after` and refuses to overwrite a later edit. A
+        remediator whose changes can be undone overrides this; the default cannot read the
+        state, so that undo refuses (unless forced) rather than guess."""
+        raise NotImplementedError(f"{self.name} cannot read the live state of {change.resource}")

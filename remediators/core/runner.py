@@ -264,7 +264,9 @@ class Runner:
             "error_code": outcome.error_code,
             "actor": trigger.actor.to_dict() if trigger and trigger.actor else {},
             "trigger": trigger.to_dict() if trigger else {},
-            "changes": [c.to_dict() for c in outcome.changes],
+            "changes": [
+                c.to_dict() | {"applied": _applied(outcome, c, status)} for c in outcome.changes
+            ],
             "time": self.now().isoformat(timespec="seconds"),
         }
         applied = outcome.outcome_id and any(c.undo for c in outcome.changes)
@@ -277,6 +279,13 @@ class Runner:
 
     def _new_id(self) -> str:
         return f"{self.now().strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:12]}"
+
+
+def _applied(outcome: Outcome, change: Change, status: str) -> bool:
+    """Whether the runner made this change, for undo: an outcome settled by `_enforce` (it has
+    an outcome id) holds exactly the changes it applied, plus the manual ones (no call); the
+    write-ahead APPLYING entry and report or exempt outcomes hold changes not made."""
+    return bool(outcome.outcome_id) and status != "APPLYING" and change.call is not None
 
 
 def _severity(status: str, remediator_severity: str) -> str:

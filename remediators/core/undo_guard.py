@@ -1,0 +1,323 @@
+"""What an undo may run: a ledger entry is data to check, never a script (issue 7).
+
+Undo runs with an administrator's credentials, so it replays an entry only when:
+- the entry names a registered remediator whose module has a DECLARATION;
+- each change to undo is one the runner recorded as applied (not planned in report mode, not
+  left APPLYING by a function that stopped half-way);
+- each inverse call is one of the remediator's `inverse_operations`, carries only the parameters
+  that operation's inverse needs, names the entry's own resource (as does the change's own
+  forward call), undoes the kind of call the change made, names what that call named, and puts
+  back what the change recorded as `before` (an attach only the policy the change detached).
+One refused call refuses the whole undo, before any call runs. These rules are never forced.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+import registry
+from core.declaration import Declaration
+from core.outcome import Call, Change
+from core.remediator import Aws, Remediator
+
+NOTHING = "-"
+"""`Rule.restores` of an inverse that removes the whole configuration: right only when the
+change's `before` was None (there was none)."""
+
+
+class UndoRefusedError(ValueError):
+    """Undo will not run this entry; the message names the change or call and why."""
+
+
+class Rule(NamedTuple):
+    """What one inverse operation may carry, and what it must agree with."""
+
+    answers: tuple[str, ...]
+    """The forward operations (the change's own call) that this one undoes."""
+    keys: frozenset[str]
+    """The only parameters it may carry."""
+    same: tuple[str, ...] = ()
+    """Parameters that must be what the change's own call named."""
+    restores: str = ""
+    """The parameter that writes back the change's `before` (NOTHING: it removes)."""
+    within: str = ""
+    """A map parameter whose keys the change's own call must have set too."""
+    mirrors: tuple[tuple[str, Any], ...] = ()
+    """Parameters (with their default when absent) that must be what the change's own call
+    set: a deleted non-default version comes back non-default, an old default as default."""
+
+
+def _rules() -> dict[str, Rule]:
+    doc = "PolicyDocument"
+    rules = {
+        "iam.update_assume_role_policy": Rule(
+            ("update_assume_role_policy",), frozenset({"RoleName", doc}), ("RoleName",), doc
+        ),
+        "iam.set_default_policy_version": Rule(
+            ("create_policy_version",), frozenset({"PolicyArn", "VersionId"}), ("PolicyArn",)
+        ),
+        "iam.delete_policy_version": Rule(
+            ("create_policy_version",), frozenset({"PolicyArn", "VersionId"}), ("PolicyArn",)
+        ),
+        "iam.create_policy_version": Rule(
+            ("delete_policy_version", "create_policy_version"),
+            frozenset({"PolicyArn", doc, "SetAsDefault"}),
+            ("PolicyArn",),
+            doc,
+            mirrors=(("SetAsDefault", False),),
+        ),
+        "s3.put_bucket_encryption": Rule(
+            ("put_bucket_encryption",),
+            frozenset({"Bucket", "ServerSideEncryptionConfiguration"}),
+            ("Bucket",),
+            "ServerSideEncryptionConfiguration",
+        ),
+        "s3.delete_bucket_encryption": Rule(
+            ("put_bucket_encryption",), frozenset({"Bucket"}), ("Bucket",), NOTHING
+        ),
+        "s3.put_bucket_policy": Rule(
+            ("put_bucket_policy",), frozenset({"Bucket", "Policy"}), ("Bucket",), "Policy"
+        ),
+        "s3.delete_bucket_policy": Rule(
+            ("put_bucket_policy",), frozenset({"Bucket"}), ("Bucket",), NOTHING
+        ),
+        "sns.set_topic_attributes": Rule(
+            ("set_topic_attributes",),
+            frozenset({"TopicArn", "AttributeName", "AttributeValue"}),
+            ("TopicArn", "AttributeName"),
+        ),
+        "sqs.set_queue_attributes": Rule(
+            ("set_queue_attributes",),
+            frozenset({"QueueUrl", "Attributes"}),
+            ("QueueUrl",),
+            within="Attributes",
+        ),
+        "dynamodb.update_table": Rule(
+            ("update_table",), frozenset({"TableName", "SSESpecification"}), ("TableName",)
+        ),
+        "ec2.disable_ebs_encryption_by_default": Rule(
+            ("enable_ebs_encryption_by_default",), frozenset()
+        ),
+        "ec2.reset_ebs_default_kms_key_id": Rule(("modify_ebs_default_kms_key_id",), frozenset()),
+    }
+    for kind in ("role", "user", "group"):
+        name = f"{kind.title()}Name"
+        rules[f"iam.put_{kind}_policy"] = Rule(
+            (f"put_{kind}_policy", f"delete_{kind}_policy"),
+            frozenset({name, "PolicyName", doc}), (name, "PolicyName"), doc,
+        )  # fmt: skip
+        rules[f"iam.attach_{kind}_policy"] = Rule(
+            (f"detach_{kind}_policy",), frozenset({name, "PolicyArn"}), (name, "PolicyArn"),
+            "PolicyArn",
+        )  # fmt: skip
+    return rules
+
+
+RULES = _rules()
+
+
+def remediator_of(report: Mapping[str, Any]) -> tuple[Declaration, Remediator[Any]]:
+    """The declaration and remediator of the entry's module, imported as its handler is."""
+    name = report.get("remediator")
+    if not isinstance(name, str) or name not in registry.REMEDIATORS:
+        raise UndoRefusedError(
+            f"unknown remediator {name!r}: undo runs only what a registered remediator declares"
+        )
+    module = importlib.import_module(name)
+    declaration = getattr(module, "DECLARATION", None)
+    remediator = getattr(module, "REMEDIATOR", None)
+    if not isinstance(declaration, Declaration) or declaration.name != name:
+        raise UndoRefusedError(f"module {name} has no DECLARATION of its inverse operations")
+    if not isinstance(remediator, Remediator):
+        raise UndoRefusedError(f"module {name} has no REMEDIATOR to read the live state with")
+    return declaration, remediator
+
+
+def plan(report: Mapping[str, Any], declaration: Declaration) -> list[Change]:
+    """The applied changes to undo, last first, once every inverse call passes the rules."""
+    outcome, status = report.get("outcome_id"), report.get("status")
+    if status == "UNDONE":
+        raise UndoRefusedError(f"outcome {outcome} is already UNDONE")
+    if status == "APPLYING":
+        raise UndoRefusedError(
+            f"outcome {outcome} is APPLYING: its function stopped before recording which changes"
+            " it made; compare the resource with each change's before and after, and restore by"
+            " hand (undo_cli)"
+        )
+    try:
+        # Entries from before the runner marked changes: REMEDIATED means all were made.
+        legacy = status == "REMEDIATED"
+        recorded = [c for c in report["changes"] if c.get("applied", legacy) is True]
+        changes = [_change(c) for c in reversed(recorded)]
+        arn = str(report["resource_arn"])
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise UndoRefusedError(f"outcome {outcome}: malformed ledger entry ({error!r})") from None
+    changes = [c for c in changes if c.undo]
+    if not changes:
+        raise UndoRefusedError(
+            f"outcome {outcome} ({status}) has no change recorded as applied: nothing to undo"
+        )
+    for change in changes:
+        problem = _change_problem(change, arn, declaration)
+        if problem:
+            raise UndoRefusedError(
+                f"change '{change.summary}' ({change.resource}): {problem}; nothing was run"
+            )
+    return changes
+
+
+def check_regions(changes: list[Change], report: Mapping[str, Any], aws: Aws) -> None:
+    """A regional resource is undone with clients of its own region (the EBS setting has no
+    resource parameter at all: the region is the only thing that says where it acts)."""
+    region = str(report.get("resource_arn", "")).split(":")[3:4]
+    if not region or not region[0]:
+        return  # IAM and S3 ARNs name no region
+    for service in dict.fromkeys(call.service for change in changes for call in change.undo):
+        client_region = getattr(getattr(aws(service), "meta", None), "region_name", None)
+        if isinstance(client_region, str) and client_region != region[0]:
+            raise UndoRefusedError(
+                f"the entry's resource is in {region[0]} but the {service} client is in"
+                f" {client_region}: run undo with AWS_REGION={region[0]}; nothing was run"
+            )
+
+
+def _change(data: Mapping[str, Any]) -> Change:
+    call = Call.from_dict(data["call"]) if data.get("call") else None
+    undo = tuple(Call.from_dict(c) for c in data.get("undo") or ())
+    summary, resource = str(data.get("summary", "")), str(data.get("resource", ""))
+    return Change(summary, resource, data.get("before"), data.get("after"), call, undo)
+
+
+def _change_problem(change: Change, arn: str, declaration: Declaration) -> str:
+    forward = change.call
+    if forward is None:
+        return "inverse calls for a change that made no call"
+    problem = _resource_problem(forward, arn)
+    if problem:
+        return f"its own call {problem}"
+    for inverse in change.undo:
+        problem = _call_problem(inverse, forward, change.before, arn, declaration)
+        if problem:
+            return problem
+    return ""
+
+
+def _call_problem(
+    inverse: Call, forward: Call, before: Any, arn: str, declaration: Declaration
+) -> str:
+    name, params = f"{inverse.service}.{inverse.operation}", inverse.params
+    if name not in declaration.inverse_operations:
+        return f"{name} is not an inverse operation that {declaration.name} declares"
+    rule = RULES.get(name)
+    if rule is None:
+        return f"{name}: core.undo_guard has no rule for its parameters"
+    extra = sorted(set(params) - rule.keys)
+    if extra:
+        return f"{name} carries {', '.join(extra)}, which its inverse never needs"
+    problem = _resource_problem(inverse, arn)
+    if problem:
+        return problem
+    if forward.operation not in rule.answers:
+        return f"{name} can only undo {' or '.join(rule.answers)}, not {forward.operation}"
+    for key in rule.same:
+        if params.get(key) != forward.params.get(key):
+            return (
+                f"{name} names {key} {params.get(key)!r}, but the change's own call named"
+                f" {forward.params.get(key)!r}"
+            )
+    for key, default in rule.mirrors:
+        if params.get(key, default) != forward.params.get(key, default):
+            return (
+                f"{name} sets {key} {params.get(key, default)!r}, but the change's own call"
+                f" ({forward.operation}) set {forward.params.get(key, default)!r}"
+            )
+    if rule.within:
+        inner, outer = params.get(rule.within), forward.params.get(rule.within)
+        if not isinstance(inner, Mapping) or not isinstance(outer, Mapping):
+            return f"{name}: {rule.within} is not a map"
+        more = sorted(set(inner) - set(outer))
+        if more:
+            return f"{name} sets {rule.within} {', '.join(more)}, which the change did not set"
+    if rule.restores == NOTHING and before is not None:
+        return f"{name} removes the whole configuration, but the change's before was not empty"
+    if rule.restores not in ("", NOTHING) and _decoded(params.get(rule.restores)) != before:
+        return f"{name} writes a {rule.restores} that is not the change's recorded before"
+    return ""
+
+
+def _resource_problem(call: Call, arn: str) -> str:
+    """'' when every resource parameter of `call` names the entry's resource `arn`."""
+    name, params = f"{call.service}.{call.operation}", call.params
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn":
+        return f"the entry's resource {arn!r} is not an ARN"
+    service, region, account, resource = parts[2], parts[3], parts[4], parts[5]
+    if call.service != service:
+        return f"{name} is an {call.service} call, but the entry's resource is {arn}"
+    if service == "iam":
+        return _iam_problem(call, arn, resource)
+    if service == "ec2":
+        return ""  # account settings (EBS defaults): no resource parameter; see check_regions
+    keys = {"s3": "Bucket", "sns": "TopicArn", "dynamodb": "TableName", "sqs": "QueueUrl"}
+    if service not in keys:
+        return f"{name}: no rule says which parameter names an {service} resource"
+    key = keys[service]
+    value = params.get(key)
+    named = _queue_name(value, region, account) if service == "sqs" else value
+    allowed = {
+        "s3": (resource,),
+        "sns": (arn,),
+        "dynamodb": (resource.removeprefix("table/"), arn),
+        "sqs": (resource,),
+    }[service]
+    if not named or named not in allowed:
+        return f"{name} names {key} {value!r}, not the entry's resource {arn}"
+    return ""
+
+
+def _queue_name(url: Any, region: str, account: str) -> str:
+    """The queue's name when `url` is an SQS URL of this account (the ARN's last part is the
+    name); '' otherwise, so that no other host or account passes."""
+    if not isinstance(url, str):
+        return ""
+    parts = urlsplit(url)
+    host, path = parts.hostname or "", parts.path.strip("/").split("/")
+    hosts = (f"sqs.{region}.amazonaws.com", f"{region}.queue.amazonaws.com", "queue.amazonaws.com")
+    if parts.scheme != "https" or host.removesuffix(".cn") not in hosts or len(path) != 2:
+        return ""
+    return path[1] if path[0] == account else ""
+
+
+def _iam_problem(call: Call, arn: str, resource: str) -> str:
+    """A principal entry: its role, user or group (and any policy attached to it); a policy
+    entry: that policy (and, to attach it back, the principals it was detached from)."""
+    name, params = f"{call.service}.{call.operation}", call.params
+    kind, _, rest = resource.partition("/")
+    entry_name = rest.rsplit("/", 1)[-1]
+    policy = params.get("PolicyArn")
+    attachment = call.operation.startswith(("attach_", "detach_"))
+    principals = [(k, v) for k, v in params.items() if k in ("RoleName", "UserName", "GroupName")]
+    if not principals and policy is None:
+        return f"{name} names no IAM principal or policy"
+    for key, value in principals:
+        own = (key.removesuffix("Name").lower(), value) == (kind, entry_name)
+        if not own and not (kind == "policy" and attachment and policy == arn):
+            return f"{name} names {key} {value!r}, not the entry's resource {arn}"
+    on_principal = kind in ("role", "user", "group") and attachment and bool(principals)
+    if policy is not None and policy != arn and not on_principal:
+        return f"{name} names PolicyArn {policy!r}, not the entry's resource {arn}"
+    return ""
+
+
+def _decoded(value: Any) -> Any:
+    """A JSON document given as text, decoded (IAM and S3 documents); anything else as is."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
