@@ -1,6 +1,7 @@
 """The remediators that template.yaml deploys, in template order: one line per remediator.
 
-Only tools/template and the tests read this list; no Lambda handler imports it.
+tools/template renders the template from it and `core.undo` only undoes entries of the
+remediators it lists; no Lambda handler imports it.
 """
 
 from __future__ import annotations
