@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 import iam_policy_changes as changes
+import iam_policy_state
 from core.declaration import (
     ENFORCE,
     OWN_ROLES,
@@ -27,6 +30,7 @@ from core.declaration import (
 )
 from core.event import EventError, Trigger, required
 from core.handler import lambda_handler
+from core.observability import logger
 from core.outcome import Call, Change
 from core.remediator import Aws, Evaluation, Remediator
 from core.settings import SettingsError
@@ -80,7 +84,10 @@ DECLARATION = Declaration(
         ),
     ),
     config_types=("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group", "AWS::IAM::Policy"),
-    environment={"WILDCARD_LEVEL": ref("WildcardLevel")},
+    environment={
+        "WILDCARD_LEVEL": ref("WildcardLevel"),
+        "DELETE_WILDCARD_POLICY_VERSIONS": ref("DeleteWildcardPolicyVersions"),
+    },
     parameters=(
         Parameter(
             "WildcardLevel",
@@ -88,6 +95,16 @@ DECLARATION = Declaration(
             " wildcards such as s3:* and the bare *) or any (also partial ones such as s3:Get*).",
             default="service",
             allowed=("service", "any"),
+        ),
+        Parameter(
+            "DeleteWildcardPolicyVersions",
+            "Whether the IAM least-privilege remediator also deletes (enforce) or reports (report)"
+            " non-default versions of customer-managed policies that grant wildcards, one"
+            " SetDefaultPolicyVersion away from the default, including the old default it"
+            " replaces. false keeps them and names them in its notifications. The ledger keeps"
+            " each deleted document; undo recreates it under a new version id.",
+            default="false",
+            allowed=("false", "true"),
         ),
         Parameter(
             "IamReservedConcurrency",
@@ -183,6 +200,9 @@ DECLARATION = Declaration(
 )
 
 
+_SKIPPED = "AutoremediateSkipped"  # apply's answer instead of AWS's when it skipped the call
+
+
 @dataclass(frozen=True)
 class ManagedPolicy:
     arn: str
@@ -202,6 +222,16 @@ class IamPolicyLeastPrivilege(Remediator[Principal | ManagedPolicy]):
             return WildcardLevel(raw)
         except ValueError:
             raise SettingsError(f"WILDCARD_LEVEL must be 'service' or 'any', not {raw!r}") from None
+
+    @property
+    def delete_versions(self) -> bool:
+        """DELETE_WILDCARD_POLICY_VERSIONS: delete non-default versions that grant wildcards."""
+        raw = os.environ.get("DELETE_WILDCARD_POLICY_VERSIONS", "false")
+        if raw not in ("false", "true"):
+            raise SettingsError(
+                f"DELETE_WILDCARD_POLICY_VERSIONS must be 'false' or 'true', not {raw!r}"
+            )
+        return raw == "true"
 
     def targets(self, trigger: Trigger) -> list[Principal | ManagedPolicy]:
         if trigger.kind == "config":
@@ -238,11 +268,11 @@ class IamPolicyLeastPrivilege(Remediator[Principal | ManagedPolicy]):
     def evaluate(self, target: Principal | ManagedPolicy, aws: Aws) -> Evaluation:
         """Read only what the event points at; the principal's tags only when something is
         wrong (they decide exemptions), so that a compliant resource costs one or two reads."""
-        iam, level = aws("iam"), self.level
+        iam, level, delete_versions = aws("iam"), self.level, self.delete_versions
         if isinstance(target, ManagedPolicy):
-            return changes.managed(iam, target.arn, level)
-        if target.attached and not changes.is_aws_managed(target.attached):
-            return changes.managed(iam, target.attached, level)  # the policy itself is fixed
+            return changes.managed(iam, target.arn, level, delete_versions)
+        if target.attached and not changes.is_aws_managed(target.attached):  # fix the policy
+            return changes.managed(iam, target.attached, level, delete_versions)
         whole = not (target.policy or target.attached or target.trust_only)
         found: list[Change] = []
         described = None
@@ -261,11 +291,29 @@ class IamPolicyLeastPrivilege(Remediator[Principal | ManagedPolicy]):
         arn, tags, _ = described or changes.describe(iam, target)
         return Evaluation(arn, tuple(found), tags)
 
+    def apply(self, change: Change, aws: Aws) -> dict[str, Any]:
+        """As every remediator does, save that a detachment from one of a policy's principals
+        that finds nothing attached any more is skipped, so that the others still happen."""
+        try:
+            return super().apply(change, aws)
+        except ClientError as error:
+            if not changes.skips_when_gone(change, error):
+                raise
+            logger.warning("nothing to detach: skipped", extra={"resource": change.resource})
+            return {_SKIPPED: True}
+
     def undo_after(self, change: Change, response: Mapping[str, Any]) -> tuple[Call, ...]:
-        """A new default version is undone by restoring the old default and deleting ours."""
+        """A new default version is undone by restoring the old default and deleting ours; a
+        skipped detachment has nothing to undo (attaching would grant what we never removed)."""
+        if response.get(_SKIPPED):
+            return ()
         if change.call is None or change.call.operation != "create_policy_version":
             return change.undo
         return changes.undo_new_version(change, response["PolicyVersion"]["VersionId"])
+
+    def current_state(self, change: Change, aws: Aws) -> Any:
+        """What `change` wrote, read back live for undo (iam_policy_state)."""
+        return iam_policy_state.written(change, aws("iam"))
 
 
 REMEDIATOR = IamPolicyLeastPrivilege()

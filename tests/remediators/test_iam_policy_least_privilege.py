@@ -207,60 +207,6 @@ def test_notification_says_what_happened_to_whom_by_whom(aws, stack, run):
     assert change["undo_cli"][0].startswith("aws iam put-role-policy --role-name")
 
 
-def test_managed_policy_at_the_five_version_limit_drops_the_oldest_non_default(aws, stack, run):
-    event = prepare(aws, "CreatePolicy")
-    iam = aws("iam")
-    narrow = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}],
-    }
-    for _ in range(3):
-        iam.create_policy_version(PolicyArn=state.POLICY_ARN, PolicyDocument=json.dumps(narrow))
-    wildcard = state.default_document(aws)  # v1 stays default
-    iam.create_policy_version(PolicyArn=state.POLICY_ARN, PolicyDocument=json.dumps(narrow))
-    assert state.versions(aws) == ["v5", "v4", "v3", "v2", "v1"] or len(state.versions(aws)) == 5
-
-    [outcome] = run(event, "enforce")
-
-    assert outcome.status is Status.REMEDIATED, outcome.reason
-    remaining = state.versions(aws)
-    assert len(remaining) == 5 and "v2" not in remaining and "v1" in remaining
-    assert state.default_document(aws)["Statement"][0]["Action"] == ["logs:PutLogEvents"]
-    deleted, created = outcome.changes
-    assert deleted.call.operation == "delete_policy_version"
-    assert deleted.before == narrow  # the dropped version's document is in the ledger
-    assert created.before == wildcard
-    entry = Ledger(aws, stack.table).get(outcome.outcome_id)
-    assert entry["changes"][0]["before"] == narrow
-
-    undo(outcome.outcome_id, Ledger(aws, stack.table), aws)
-    assert state.default_document(aws) == wildcard
-
-
-def test_managed_policy_with_nothing_left_is_detached_not_emptied(aws, stack, run):
-    iam = aws("iam")
-    everything = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-    }
-    arn = iam.create_policy(PolicyName="all-in", PolicyDocument=json.dumps(everything))[
-        "Policy"]["Arn"]  # fmt: skip
-    iam.attach_role_policy(RoleName="app-deploy-role", PolicyArn=arn)
-    iam.attach_user_policy(UserName="ci-bot", PolicyArn=arn)
-    event = load_event("Config-Policy")
-    event["detail"]["configurationItem"]["ARN"] = arn
-
-    [outcome] = run(event, "enforce")
-
-    assert outcome.status is Status.REMEDIATED, outcome.reason
-    assert state.attached(aws, "role", "app-deploy-role") == set()
-    assert state.attached(aws, "user", "ci-bot") == set()
-    assert state.default_document(aws, arn) == everything  # no empty document written
-    undo(outcome.outcome_id, Ledger(aws, stack.table), aws)
-    assert state.attached(aws, "role", "app-deploy-role") == {arn}
-    assert state.attached(aws, "user", "ci-bot") == {arn}
-
-
 def test_wildcard_level_any_also_strips_partial_wildcards(aws, stack, run, monkeypatch):
     iam = aws("iam")
     partial = {
