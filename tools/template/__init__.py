@@ -75,14 +75,9 @@ def render(shared: str | None = None, declared: list[Declaration] | None = None)
     declared = declarations() if declared is None else declared
     added = sections(declared)
     blocks = {name: _entries(data) for name, data in added.items()}
-    shared = (
-        "  # "
-        + "-" * 50
-        + " the topic policy: it names every function's role\n"
-        + _entries(stack.resources(declared))
-    )
-    functions_ = (_function_block(d, declared) for d in declared)
-    blocks["resources"] = "\n\n".join([shared, *functions_])
+    stack_block = stack.BANNER + "\n" + _entries(stack.resources(declared))
+    function_blocks = (_function_block(d, declared) for d in declared)
+    blocks["resources"] = "\n\n".join([stack_block, *function_blocks])
     lines = text.splitlines()
     out = []
     for marker in MARKERS.values():

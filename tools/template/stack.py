@@ -10,6 +10,7 @@ from tools.template.functions import IAM_EVENT_REGION, logical_prefix
 from tools.template.yaml_text import Commented
 
 TOPIC = "NotificationTopic"
+BANNER = "  # " + "-" * 50 + " the topic policy: it names every function's role"
 
 
 def resources(declared: list[Declaration]) -> dict[str, Any]:
