@@ -2,7 +2,8 @@
 
 Knows which IAM events and Config items point at which policy and what to read for each. What
 counts as a wildcard lives in `iam_grants` (pure, property-tested); the writes that fix a policy,
-with their inverses, in `iam_policy_changes`.
+with their inverses, in `iam_policy_changes`; what a new member of a group is told, in
+`iam_group_membership`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+import iam_group_membership
 import iam_policy_changes as changes
 import iam_policy_state
 from core.declaration import (
@@ -80,6 +82,7 @@ DECLARATION = Declaration(
                 *_ATTACH,
                 "CreateRole",
                 "UpdateAssumeRolePolicy",
+                "AddUserToGroup",
             ),
         ),
     ),
@@ -142,7 +145,11 @@ DECLARATION = Declaration(
                 allow(
                     "ReadUsers",
                     _iam(
-                        "GetUser", "GetUserPolicy", "ListUserPolicies", "ListAttachedUserPolicies"
+                        "GetUser",
+                        "GetUserPolicy",
+                        "ListUserPolicies",
+                        "ListAttachedUserPolicies",
+                        "ListGroupsForUser",
                     ),
                     _USERS,
                 ),
@@ -211,7 +218,22 @@ class ManagedPolicy:
         return self.arn
 
 
-class IamPolicyLeastPrivilege(Remediator[Principal | ManagedPolicy]):
+@dataclass(frozen=True)
+class Membership:
+    """A user added to a group: the group, evaluated whole as for any group event, names its
+    new member; an exempt group's new member is reported (iam_group_membership)."""
+
+    user: str
+    group: Principal
+
+    def __str__(self) -> str:
+        return str(self.group)
+
+
+Target = Principal | ManagedPolicy | Membership
+
+
+class IamPolicyLeastPrivilege(Remediator[Target]):
     declaration = DECLARATION
     gone_errors = ("NoSuchEntity",)
 
@@ -233,7 +255,7 @@ class IamPolicyLeastPrivilege(Remediator[Principal | ManagedPolicy]):
             )
         return raw == "true"
 
-    def targets(self, trigger: Trigger) -> list[Principal | ManagedPolicy]:
+    def targets(self, trigger: Trigger) -> list[Target]:
         if trigger.kind == "config":
             item = trigger.item
             kind = _CONFIG.get(str(item.get("resourceType")))
@@ -263,12 +285,18 @@ class IamPolicyLeastPrivilege(Remediator[Principal | ManagedPolicy]):
         if event in ("CreateRole", "UpdateAssumeRolePolicy"):
             role = required(request, "roleName")
             return [Principal("role", role, trigger.account, trust_only=True)]
+        if event == "AddUserToGroup":
+            group = Principal("group", required(request, "groupName"), trigger.account)
+            return [Membership(required(request, "userName"), group)]
         raise EventError(f"{event} is not a trigger of {self.name}")
 
-    def evaluate(self, target: Principal | ManagedPolicy, aws: Aws) -> Evaluation:
+    def evaluate(self, target: Target, aws: Aws) -> Evaluation:
         """Read only what the event points at; the principal's tags only when something is
         wrong (they decide exemptions), so that a compliant resource costs one or two reads."""
         iam, level, delete_versions = aws("iam"), self.level, self.delete_versions
+        if isinstance(target, Membership):
+            group = self.evaluate(target.group, aws)
+            return iam_group_membership.member_of(iam, target.user, target.group, group)
         if isinstance(target, ManagedPolicy):
             return changes.managed(iam, target.arn, level, delete_versions)
         if target.attached and not changes.is_aws_managed(target.attached):  # fix the policy

@@ -15,4 +15,5 @@ REMEDIATORS = (
     "dynamodb_table_encryption",
     "ec2_ebs_default_encryption",
     "rds_storage_encryption",
+    "stack_tamper_report",
 )

@@ -14,6 +14,7 @@ key policy allow those services (kms:GenerateDataKey*, kms:Decrypt).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.baseline_key import baseline_key
@@ -98,7 +99,7 @@ class SnsTopicEncryption(Remediator[str]):
         services = service_principals(attributes.get("Policy"))
         if key == AWS_MANAGED_KEY and services:  # a CMK's key policy is its owners' to set
             why = service_reason("topic", "published to", services, key)
-            after = {ATTRIBUTE: "<customer-managed key>", "services": services}
+            after = {ATTRIBUTE: "<customer-managed key>", "services": list(services)}
             manual = Change(why, target, {ATTRIBUTE: current}, after, None)
             return Evaluation(target, (manual,), tags_to_dict(tags))
         params = {"TopicArn": target, "AttributeName": ATTRIBUTE}
@@ -119,30 +120,39 @@ class SnsTopicEncryption(Remediator[str]):
         return {ATTRIBUTE: attributes.get(ATTRIBUTE) or ""}
 
 
-def service_principals(policy: str | None) -> list[str]:
-    """The `Service` principals (cloudwatch.amazonaws.com, ...) that an Allow statement names."""
+def service_principals(policy: str | None) -> dict[str, list[str]]:
+    """The `Service` principals (cloudwatch.amazonaws.com, ...) that Allow statements name, each
+    with those statements: "Sid 'X'", or "no Sid, statement #n" (a planted one must stand out)."""
     try:
         document: Any = json.loads(policy) if policy else {}
     except ValueError:
-        return []
+        return {}
     statements = document.get("Statement", []) if isinstance(document, dict) else []
-    found: set[str] = set()
-    for statement in statements if isinstance(statements, list) else [statements]:
+    found: dict[str, list[str]] = {}
+    listed = statements if isinstance(statements, list) else [statements]
+    for index, statement in enumerate(listed, start=1):
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
             continue
         principal = statement.get("Principal")
         services = principal.get("Service", []) if isinstance(principal, dict) else []
-        found.update(str(s) for s in (services if isinstance(services, list) else [services]) if s)
-    return sorted(found)
+        sid = statement.get("Sid")
+        label = f"Sid {sid!r}" if isinstance(sid, str) and sid else f"no Sid, statement #{index}"
+        for service in services if isinstance(services, list) else [services]:
+            if service and label not in found.setdefault(str(service), []):
+                found[str(service)].append(label)
+    return dict(sorted(found.items()))
 
 
-def service_reason(noun: str, verb: str, services: list[str], key: str) -> str:
-    """Why an AWS-managed key is not written to a topic or queue fed by AWS services."""
+def service_reason(noun: str, verb: str, services: Mapping[str, Sequence[str]], key: str) -> str:
+    """Why an AWS-managed key is not written to a topic or queue fed by AWS services, naming
+    each service with the statements that allow it."""
     names = ", ".join(services)
+    named = ", ".join(f"{s} ({'; '.join(labels)})" for s, labels in services.items())
     return (
-        f"{noun} is {verb} by {names}: the AWS-managed key {key} would stop their deliveries;"
+        f"{noun} is {verb} by {named}: the AWS-managed key {key} would stop their deliveries;"
         f" set EncryptionKmsKeyArn to a customer-managed key whose key policy allows {names}"
-        f" (kms:GenerateDataKey*, kms:Decrypt), or exempt the {noun}"
+        f" (kms:GenerateDataKey*, kms:Decrypt), or exempt the {noun}; a statement your team did"
+        f" not write keeps the {noun} unencrypted: remove it"
     )
 
 

@@ -147,7 +147,7 @@ class SqsQueueEncryption(Remediator[Queue]):
             services = service_principals(attributes.get("Policy"))
             if key == AWS_MANAGED_KEY and services:  # a CMK's key policy is its owners' to set
                 why = service_reason("queue", "sent to", services, key)
-                wanted = {"KmsMasterKeyId": "<customer-managed key>", "services": services}
+                wanted = {"KmsMasterKeyId": "<customer-managed key>", "services": list(services)}
                 return Change(why, arn, before, wanted, None)
             after, how = {"KmsMasterKeyId": key, "SqsManagedSseEnabled": "false"}, f"KMS key {key}"
             undo = [_set(url, {"KmsMasterKeyId": ""})]

@@ -19,6 +19,7 @@ and no tool needs a line for it.
     status = "REMEDIATED"            # expected in enforce mode (the default)
     seed = ["topic"]                 # the state the event describes, replayed before it runs
     compliant = [...]                # a compliant state, for a function that cannot fix it
+    # or, top level: quiet = "<a COMPLIANT sample>", timed instead when no state is compliant
 
 A step is the name of a state, a boto3 call `{ service, operation, params, ok }` (`ok`: error
 codes meaning "already so"; in `params`, `${ACCOUNT}`, `${REGION}` and `${<operation>.<Key>}`,
@@ -40,7 +41,7 @@ EVENTS = ROOT / "events"
 FILE = "samples.toml"
 # The statuses a sample may expect (core.outcome.Status, FAILED excepted: never a success).
 STATUSES = ("REMEDIATED", "WOULD_REMEDIATE", "COMPLIANT", "SKIPPED", "EXEMPT")
-_TOP = {"representative", "demo", "repeatable", "settings", "stubbed", "moto_limits"}
+_TOP = {"representative", "quiet", "demo", "repeatable", "settings", "stubbed", "moto_limits"}
 _TABLES = {"states", "samples"}
 _SAMPLE = {"calls", "why", "status", "seed", "compliant"}
 _CALL = {"service", "operation", "params", "ok"}
@@ -95,6 +96,9 @@ class Samples:
     settings: Mapping[str, str] = field(default_factory=dict)
     stubbed: str = ""
     moto_limits: tuple[str, ...] = ()
+    quiet: str = ""
+    """The COMPLIANT sample the benchmark times as the quiet run of a report-only function whose
+    resource no state makes compliant (a tampering call is the finding whatever the state)."""
 
     def __getitem__(self, name: str) -> Sample:
         if name not in self.samples:
@@ -173,8 +177,19 @@ def parse(module: str, data: Mapping[str, Any]) -> Samples:
         raise SamplesError("repeatable is true or false; stubbed is a string")
     if not all(isinstance(limit, str) for limit in limits):
         raise SamplesError("moto_limits: a list of strings")
+    quiet = data.get("quiet", "")
+    if quiet and (quiet not in samples or samples[quiet].status != "COMPLIANT"):
+        raise SamplesError(f"quiet {quiet!r} must name a COMPLIANT sample of [samples]")
     return Samples(
-        module, str(representative), demo, samples, repeatable, settings, stubbed, tuple(limits)
+        module,
+        str(representative),
+        demo,
+        samples,
+        repeatable,
+        settings,
+        stubbed,
+        tuple(limits),
+        str(quiet),
     )
 
 

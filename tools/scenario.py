@@ -23,6 +23,14 @@ ACCOUNT = "123456789012"
 OWN_ROLE = "autoremediate-IamPolicyLeastPrivilegeRole-1A2B3C4D5E6F"
 OWN_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/autoremediate/{OWN_ROLE}"
 REGION = "us-east-1"
+STACK_NAME = "autoremediate"
+# Pseudo parameters as CloudFormation resolves them for the embedded account's stack.
+PSEUDO_PARAMETERS = {
+    "AWS::StackName": STACK_NAME,
+    "AWS::AccountId": ACCOUNT,
+    "AWS::Region": REGION,
+    "AWS::Partition": "aws",
+}
 CODEBUILD_TRUST = {
     "Version": "2012-10-17",
     "Statement": [

@@ -113,3 +113,5 @@ class Outcome:
     quiet: bool = False
     """Quiet outcomes (compliant, our own echo, failed calls) are logged but neither ledgered
     nor published: principle 5, be quiet when all is well."""
+    severity: str = ""
+    """Set to override the remediator's severity (a change made with our own role: HIGH)."""

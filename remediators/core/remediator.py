@@ -25,6 +25,9 @@ class Evaluation:
     arn: str
     changes: tuple[Change, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
+    if_exempt: Evaluation | None = None
+    """What to report instead when `arn` is exempt: a finding on another resource that this
+    exemption does not cover (a new member of an exempt group), whose own exemption counts."""
 
 
 T = TypeVar("T")

@@ -12,6 +12,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from core import loop_guard
 from core.event import EventError, Trigger, parse
 from core.exemptions import builtin_exemption, principal_exemption, tag_exemption
 from core.ledger import Ledger
@@ -86,7 +87,10 @@ class Runner:
             targets = self.remediator.targets(trigger)
         except EventError as error:
             return [self._finish(trigger, self._skip(f"malformed event: {error}"))]
-        outcomes = [self._finish(trigger, self._handle(trigger, target)) for target in targets]
+        own_role = loop_guard.own_role(trigger, self.settings.own_role_arns)
+        outcomes = [
+            self._finish(trigger, self._handle(trigger, target, own_role)) for target in targets
+        ]
         transient = [o for o in outcomes if o.transient]
         if transient:
             raise TransientError(
@@ -95,16 +99,16 @@ class Runner:
         return outcomes
 
     def _quiet_skip(self, trigger: Trigger) -> str:
-        """Events that changed nothing, or that echo our own fix: logged, never notified."""
+        """Events that changed nothing: logged, never notified. (Our own changes are not among
+        them: they are re-checked, see core.loop_guard.)"""
         if trigger.error_code:
             return f"the call failed ({trigger.error_code}) and changed nothing"
-        if trigger.actor and trigger.actor.session_issuer_arn in self.settings.own_role_arns:
-            return "the change was made by autoremediate itself (loop guard)"
         if trigger.item.get("configurationItemStatus") in _CONFIG_DELETED:
             return "AWS Config reports the resource deleted"
         return ""
 
-    def _handle(self, trigger: Trigger, target: Any) -> Outcome:
+    def _handle(self, trigger: Trigger, target: Any, own_role: str = "") -> Outcome:
+        """`own_role`: the role of ours whose session made the call (core.loop_guard), or ''."""
         name = self.remediator.name
         try:
             found = self.remediator.evaluate(target, self.aws)
@@ -113,8 +117,18 @@ class Runner:
         except SettingsError as error:  # a retry cannot fix configuration: say so once
             return Outcome(Status.FAILED, name, str(target), f"configuration error: {error}")
         if not found.changes:
-            return Outcome(Status.COMPLIANT, name, found.arn, "compliant", quiet=True)
+            reason = loop_guard.ECHO if own_role else "compliant"
+            return Outcome(Status.COMPLIANT, name, found.arn, reason, quiet=True)
+        if own_role:  # not our fix: reported in every mode, never applied, never exempt
+            why = loop_guard.reason(own_role, found.changes, bool(self.remediator.write_actions))
+            severity = loop_guard.SEVERITY
+            return Outcome(
+                Status.WOULD_REMEDIATE, name, found.arn, why, found.changes, severity=severity
+            )
         exemption = self._exemption(found)
+        if exemption and found.if_exempt is not None:  # what this exemption does not cover
+            found = found.if_exempt
+            exemption = self._exemption(found)
         if exemption:
             return Outcome(Status.EXEMPT, name, found.arn, exemption, found.changes)
         if self.settings.mode is Mode.REPORT:
@@ -256,7 +270,7 @@ class Runner:
             "remediator": self.remediator.name,
             "status": status,
             "mode": self.settings.mode.value,
-            "severity": _severity(status, self.remediator.severity),
+            "severity": _severity(status, outcome.severity or self.remediator.severity),
             "account": trigger.account if trigger else "",
             "region": trigger.region if trigger else "",
             "resource_arn": outcome.resource_arn,

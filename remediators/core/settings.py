@@ -20,7 +20,7 @@ class Settings:
     topic_arn: str
     exempt_principals: tuple[str, ...]
     own_role_arns: tuple[str, ...]
-    """The roles of our own functions: the loop guard skips the events of their calls."""
+    """The roles of our own functions: the loop guard re-checks the events of their calls."""
     omit_documents: bool = False
     """NOTIFICATION_DOCUMENTS=omit: notifications carry summaries, the ledger the documents."""
 

@@ -70,7 +70,7 @@ def test_environment_carries_the_configuration(logical_id: str) -> None:
     assert resources[resource_of(f.environment["TOPIC_ARN"])]["Type"] == "AWS::SNS::Topic"
     role = resources[resource_of(template()["Resources"][logical_id]["Properties"]["Role"])]
     assert role["Properties"]["Path"] == "/autoremediate/"
-    # The loop guard skips exactly the calls of the function's own role, nothing wider.
+    # The loop guard recognises exactly the calls of the function's own role, nothing wider.
     own = f.environment["OWN_ROLE_ARNS"]
     assert own == {
         "Fn::GetAtt": [

@@ -304,15 +304,26 @@ def test_ledger_holds_the_original_before_the_write(aws, stack, run):
     assert entry["changes"][0]["undo"][0]["params"]["SSESpecification"] == {"Enabled": False}
 
 
-@pytest.mark.parametrize("name", ["CreateTable-own-action", "CreateTable-failed-call"])
-def test_own_changes_and_failed_calls_are_skipped_quietly(aws, stack, run, name):
-    make_table(aws)  # non-compliant: only the guard stops us
+def test_failed_calls_are_skipped_quietly(aws, stack, run):
+    make_table(aws)  # non-compliant: only the errorCode stops us
 
     with api_calls(aws, "dynamodb") as calls:
-        [outcome] = run(load_event(name, M), "enforce")
+        [outcome] = run(load_event("CreateTable-failed-call", M), "enforce")
 
     assert outcome.status is Status.SKIPPED and outcome.quiet
     assert "dynamodb:DescribeTable" not in calls and sse(aws) is None
+    assert inbox(aws, stack) == []
+
+
+def test_the_echo_of_our_own_fix_is_re_checked_and_quiet(aws, stack, run):
+    make_table(aws, sse={"Enabled": True, "SSEType": "KMS"})  # as our fix leaves it
+    before = sse(aws)
+
+    with api_calls(aws, "dynamodb") as calls:
+        [outcome] = run(load_event("CreateTable-own-action", M), "enforce")
+
+    assert outcome.status is Status.COMPLIANT and outcome.quiet
+    assert calls == ["dynamodb:DescribeTable"] and sse(aws) == before
     assert inbox(aws, stack) == []
 
 

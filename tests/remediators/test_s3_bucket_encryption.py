@@ -347,14 +347,9 @@ def test_bucket_deleted_in_between_is_skipped(aws, stack, run, monkeypatch):
     assert "no longer exists (NoSuchBucket)" in outcome.reason
 
 
-@pytest.mark.parametrize(
-    "name", ["PutBucketEncryption-own-action", "DeleteBucketEncryption-failed-call"]
-)
-def test_own_changes_and_failed_calls_are_skipped_quietly(
-    aws, stack, run, monkeypatch, calls, name
-):
-    baseline(monkeypatch, "SSE-KMS")  # the bucket is below the baseline: only the guard stops us
-    event = prepare(aws, name)
+def test_failed_calls_are_skipped_quietly(aws, stack, run, monkeypatch, calls):
+    baseline(monkeypatch, "SSE-KMS")  # the bucket is below the baseline: only the errorCode
+    event = prepare(aws, "DeleteBucketEncryption-failed-call")  # stops us
     before = live(aws)
     calls.clear()
 
@@ -362,6 +357,19 @@ def test_own_changes_and_failed_calls_are_skipped_quietly(
 
     assert outcome.status is Status.SKIPPED and outcome.quiet
     assert calls == [] and live(aws) == before
+    assert inbox(aws, stack) == []
+
+
+def test_the_echo_of_our_own_fix_is_re_checked_and_quiet(aws, stack, run, monkeypatch, calls):
+    baseline(monkeypatch, "SSE-KMS")
+    event = prepare(aws, "PutBucketEncryption-own-action")  # aws:kms, bucket key: our fix
+    before = live(aws)
+    calls.clear()
+
+    [outcome] = run(event, "enforce")
+
+    assert outcome.status is Status.COMPLIANT and outcome.quiet
+    assert calls == ["s3:GetEncryptionConfiguration"] and live(aws) == before
     assert inbox(aws, stack) == []
 
 

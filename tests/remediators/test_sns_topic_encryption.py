@@ -188,17 +188,26 @@ def test_topic_deleted_in_between_is_skipped_with_the_reason(aws, stack, run):
     assert "no longer exists (NotFound)" in outcome.reason
 
 
-@pytest.mark.parametrize(
-    "name", ["SetTopicAttributes-own-action", "SetTopicAttributes-failed-call"]
-)
-def test_own_changes_and_failed_calls_are_skipped_quietly(aws, stack, run, name):
-    sample = prepare(aws, name)  # the topic is unencrypted: only the guard stops us
-
+def test_failed_calls_are_skipped_quietly(aws, stack, run):
+    sample = prepare(aws, "SetTopicAttributes-failed-call")  # unencrypted: only the errorCode
+    # stops us
     with api_calls(aws, "sns", "kms") as seen:
         [outcome] = run(sample, "enforce")
 
     assert outcome.status is Status.SKIPPED and outcome.quiet
     assert writes(seen) == [] and key_of(aws) is None
+    assert inbox(aws, stack) == []
+
+
+def test_the_echo_of_our_own_fix_is_re_checked_and_quiet(aws, stack, run):
+    sample = prepare(aws, "SetTopicAttributes-own-action")
+    replay(aws, sample)  # our fix, as the event records it: the AWS-managed key
+
+    with api_calls(aws, "sns", "kms") as seen:
+        [outcome] = run(sample, "enforce")
+
+    assert outcome.status is Status.COMPLIANT and outcome.quiet
+    assert writes(seen) == [] and key_of(aws) == "alias/aws/sns"
     assert inbox(aws, stack) == []
 
 
@@ -306,11 +315,16 @@ def policy(principal: Any) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
-SERVICE_PUBLISHERS = {
-    "cloudwatch": ({"Service": "cloudwatch.amazonaws.com"}, "cloudwatch.amazonaws.com"),
+SERVICE_PUBLISHERS = {  # principal, the services, each named with its statement (policy())
+    "cloudwatch": (
+        {"Service": "cloudwatch.amazonaws.com"},
+        "cloudwatch.amazonaws.com",
+        "cloudwatch.amazonaws.com (Sid 'Publishers')",
+    ),
     "events-list": (
         {"Service": ["events.amazonaws.com", "s3.amazonaws.com"], "AWS": "123456789012"},
         "events.amazonaws.com, s3.amazonaws.com",
+        "events.amazonaws.com (Sid 'Publishers'), s3.amazonaws.com (Sid 'Publishers')",
     ),
 }
 
@@ -320,7 +334,7 @@ SERVICE_PUBLISHERS = {
 def test_aws_managed_key_is_not_written_to_a_topic_aws_services_publish_to(
     aws, stack, run, mode, publisher
 ):
-    principal, names = SERVICE_PUBLISHERS[publisher]
+    principal, names, named = SERVICE_PUBLISHERS[publisher]
     aws("sns").create_topic(Name="billing-events", Attributes={"Policy": policy(principal)})
 
     with api_calls(aws, "sns", "kms") as seen:
@@ -330,9 +344,10 @@ def test_aws_managed_key_is_not_written_to_a_topic_aws_services_publish_to(
     [change] = outcome.changes
     assert change.call is None and change.undo == ()
     assert change.summary == (
-        f"topic is published to by {names}: the AWS-managed key alias/aws/sns would stop their"
+        f"topic is published to by {named}: the AWS-managed key alias/aws/sns would stop their"
         f" deliveries; set EncryptionKmsKeyArn to a customer-managed key whose key policy allows"
-        f" {names} (kms:GenerateDataKey*, kms:Decrypt), or exempt the topic"
+        f" {names} (kms:GenerateDataKey*, kms:Decrypt), or exempt the topic; a statement your"
+        " team did not write keeps the topic unencrypted: remove it"
     )
     assert writes(seen) == []
     assert key_of(aws) is None
@@ -381,3 +396,33 @@ def test_a_service_named_only_in_a_deny_does_not_hold_the_key_back(aws, stack, r
 
     assert outcome.status is Status.REMEDIATED, outcome.reason
     assert key_of(aws) == "alias/aws/sns"
+
+
+@pytest.mark.parametrize("mode", ["report", "enforce"])
+def test_a_planted_service_statement_is_named_with_its_sid(aws, stack, run, mode):
+    """Issue 7: a `Service` statement planted on a topic keeps it unencrypted in every mode, so
+    the notification names each service and the statement that allows it, to make it stand out."""
+    statements = [
+        {"Sid": "Alarms", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
+         "Action": "sns:Publish", "Resource": TOPIC},
+        {"Effect": "Allow", "Principal": {"Service": ["events.amazonaws.com"]},
+         "Action": "sns:Publish", "Resource": TOPIC},
+        {"Sid": "Planted", "Effect": "Allow",
+         "Principal": {"Service": ["events.amazonaws.com", "s3.amazonaws.com"]},
+         "Action": "sns:Publish", "Resource": TOPIC},
+    ]  # fmt: skip
+    document = json.dumps({"Version": "2012-10-17", "Statement": statements})
+    aws("sns").create_topic(Name="billing-events", Attributes={"Policy": document})
+
+    [outcome] = run(event("Config-Topic"), mode)
+
+    assert outcome.status is Status.WOULD_REMEDIATE, outcome.reason
+    [change] = outcome.changes
+    assert change.summary.startswith(
+        "topic is published to by cloudwatch.amazonaws.com (Sid 'Alarms'),"
+        " events.amazonaws.com (no Sid, statement #2; Sid 'Planted'),"
+        " s3.amazonaws.com (Sid 'Planted'): the AWS-managed key alias/aws/sns"
+    )
+    assert key_of(aws) is None
+    [note] = inbox(aws, stack)
+    assert "Sid 'Planted'" in note["body"]["changes"][0]["summary"]

@@ -286,17 +286,28 @@ def test_queue_deleted_in_between_is_skipped_with_the_reason(aws, stack, run):
     assert "no longer exists (AWS.SimpleQueueService.NonExistentQueue)" in outcome.reason
 
 
-@pytest.mark.parametrize(
-    "name", ["SetQueueAttributes-own-action", "SetQueueAttributes-failed-call"]
-)
-def test_own_changes_and_failed_calls_are_skipped_quietly(aws, stack, run, name):
-    sample = prepare(aws, name)  # the queue is unencrypted: only the guard stops us
-    before = state(aws)
+def test_failed_calls_are_skipped_quietly(aws, stack, run):
+    sample = prepare(aws, "SetQueueAttributes-failed-call")  # unencrypted: only the errorCode
+    before = state(aws)  # stops us
 
     with api_calls(aws, "sqs", "kms") as seen:
         [outcome] = run(sample, "enforce")
 
     assert outcome.status is Status.SKIPPED and outcome.quiet
+    assert writes(seen) == [] and state(aws) == before
+    assert inbox(aws, stack) == []
+
+
+def test_the_echo_of_our_own_fix_is_re_checked_and_quiet(aws, stack, run):
+    sample = prepare(aws, "SetQueueAttributes-own-action")
+    assert run(event("SetQueueAttributes"), "enforce")[0].status is Status.REMEDIATED
+    inbox(aws, stack)  # the fix's own notification
+    before = state(aws)
+
+    with api_calls(aws, "sqs", "kms") as seen:
+        [outcome] = run(sample, "enforce")  # its echo
+
+    assert outcome.status is Status.COMPLIANT and outcome.quiet
     assert writes(seen) == [] and state(aws) == before
     assert inbox(aws, stack) == []
 
@@ -422,10 +433,13 @@ SERVICE_SENDERS = {
 
 
 def manual_reason(names: str) -> str:
+    """Each service is named with the statement that allows it: Sid 'Senders' (sent_by())."""
+    named = ", ".join(f"{name} (Sid 'Senders')" for name in names.split(", "))
     return (
-        f"queue is sent to by {names}: the AWS-managed key alias/aws/sqs would stop their"
+        f"queue is sent to by {named}: the AWS-managed key alias/aws/sqs would stop their"
         f" deliveries; set EncryptionKmsKeyArn to a customer-managed key whose key policy allows"
-        f" {names} (kms:GenerateDataKey*, kms:Decrypt), or exempt the queue"
+        f" {names} (kms:GenerateDataKey*, kms:Decrypt), or exempt the queue; a statement your"
+        " team did not write keeps the queue unencrypted: remove it"
     )
 
 

@@ -16,8 +16,8 @@ import pytest
 
 from registry import REMEDIATORS
 from tools.demo.lambda_env import function_env
-from tools.demo.outcomes import manual_steps
-from tools.demo.story import REMEDIATOR
+from tools.demo.outcomes import ENFORCE_ONLY, manual_steps
+from tools.demo.story import REMEDIATOR, plays_in
 from tools.routing import TemplateError, functions, load_template, matches, routes
 from tools.samples import samples_of
 from tools.scenario import EVENTS, Stack, load_event
@@ -30,6 +30,7 @@ FIXED_LINES = 130
 LINES_PER_FUNCTION = 10
 WIDTH = 120
 NOTIFIED = ("WOULD_REMEDIATE", "REMEDIATED")  # the others are quiet: logged, never published
+ECHO = ["- our own change echoes back: re-checked, compliant"]  # an own-action's row, enforce
 
 
 def encryption_functions() -> dict[str, str]:
@@ -41,14 +42,18 @@ def encryption_functions() -> dict[str, str]:
 
 def encryption_outcomes() -> dict[tuple[str, str], tuple[str, str]]:
     """(event, function) -> (report, enforce) status, for each sample its samples.toml's `demo`
-    lists: its expected status in enforce mode, a fix only reported in report mode."""
+    lists: its expected status in enforce mode, a fix only reported in report mode (the echo of
+    our own fix plays in enforce mode only)."""
     outcomes = {}
     for function, module in encryption_functions().items():
         facts = samples_of(module)
         for name in facts.demo:
             status = facts[name].status
             report = "WOULD_REMEDIATE" if status == "REMEDIATED" else status
-            outcomes[(name, function)] = (report, status)
+            outcomes[(name, function)] = (
+                report if plays_in(name, "report") else ENFORCE_ONLY,
+                status,
+            )
     return outcomes
 
 
@@ -78,7 +83,7 @@ def sections(demo: subprocess.CompletedProcess[str]) -> dict[str, str]:
     assert report < enforce < state
     found = {"report": out[report:enforce], "enforce": out[enforce:state], "state": out[state:]}
     for mode in ("report", "enforce"):
-        iam, encryption = found[mode].split("\nencryption: ", 1)
+        iam, encryption = found[mode].split("\nothers: ", 1)
         found[f"{mode}-iam"] = iam
         found[f"{mode}-encryption"] = encryption.split("\n\n", 1)[0]
     return found
@@ -128,15 +133,20 @@ def test_enforce_mode_remediates(sections: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("mode", ["report", "enforce"])
-def test_failed_call_is_filtered_and_own_action_skipped(
+def test_failed_call_is_filtered_and_the_echo_of_our_fix_re_checked(
     sections: dict[str, str], mode: str
 ) -> None:
     status, details = row(sections[mode], "PutRolePolicy-failed-call")
     assert status == "(filtered)"
     assert details == ["- filtered by the EventBridge pattern (errorCode AccessDenied)"]
     status, details = row(sections[mode], "PutRolePolicy-own-action")
-    assert status == "SKIPPED"
-    assert "loop guard" in details[0]
+    if mode == "report":
+        assert (status, details) == (
+            ENFORCE_ONLY,
+            ["- the echo of our own fix: report mode makes none"],
+        )
+    else:
+        assert (status, details) == ("COMPLIANT", ECHO)
 
 
 def test_notifications_are_printed_with_their_attributes(sections: dict[str, str]) -> None:
@@ -147,8 +157,9 @@ def test_notifications_are_printed_with_their_attributes(sections: dict[str, str
     assert "mode=enforce" in enforce and "status=REMEDIATED" in enforce
     assert "[REMEDIATED] iam_policy_least_privilege: role/app-deploy-role (by alice)" in enforce
     assert "[WOULD_REMEDIATE] iam_policy_least_privilege: role/open-trust-role (by alice)" in report
-    # Quiet outcomes publish nothing: no notification mentions the loop guard's skip.
+    # Quiet outcomes publish nothing: neither the deleted item's skip nor our fix's echo.
     assert "[SKIPPED]" not in report + enforce
+    assert "(by autoremediate-" not in report + enforce
 
 
 def test_live_state_shows_the_fix_and_the_undo(sections: dict[str, str]) -> None:
@@ -196,7 +207,10 @@ def test_encryption_changes_are_described(sections: dict[str, str], mode: str) -
     assert row(table, "DisableEbsEncryptionByDefault")[1] == [
         "- EBS encryption by default is off in us-east-1: turn it on"
     ]
-    assert "loop guard" in row(table, "PutBucketEncryption-own-action")[1][0]
+    echo = row(table, "PutBucketEncryption-own-action")
+    assert echo[1] == (
+        ["- the echo of our own fix: report mode makes none"] if mode == "report" else ECHO
+    )
     table_details = row(table, "CreateTable")[1]
     assert table_details[0] == (
         "- table orders is encrypted with the AWS-owned key: use alias/aws/dynamodb"
@@ -235,7 +249,7 @@ def test_encryption_notifications_name_their_remediator(sections: dict[str, str]
     report, enforce = sections["report"], sections["enforce"]
     for i, mode in enumerate(("report", "enforce")):
         count = sum(statuses[i] in NOTIFIED for statuses in encryption_outcomes().values())
-        assert f"{count} SNS notifications (encryption), attributes: mode={mode}" in sections[mode]
+        assert f"{count} SNS notifications (others), attributes: mode={mode}" in sections[mode]
     assert "  [WOULD_REMEDIATE] s3_bucket_secure_transport: app-data-bucket (by alice)\n" in report
     assert "  [REMEDIATED] s3_bucket_encryption: app-data-bucket (by alice)\n" in enforce
     assert "  [REMEDIATED] dynamodb_table_encryption: table/orders (by alice)\n" in enforce

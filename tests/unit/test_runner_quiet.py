@@ -44,14 +44,10 @@ def test_failed_call_event_is_a_quiet_skip() -> None:
     assert w.order == []  # neither targets nor evaluate, no AWS call
 
 
-def test_own_change_is_a_quiet_skip_and_never_evaluated() -> None:
-    w = world([DIRTY])
-    [outcome] = w.run(event("PutRolePolicy-own-action"))
-    assert (outcome.status, outcome.quiet) == (Status.SKIPPED, True)
-    assert outcome.reason == "the change was made by autoremediate itself (loop guard)"
-    assert w.remediator.evaluated == []
-    assert w.order == []
-    assert w.aws.calls == []  # neither ledgered nor published
+# Our own changes are re-checked, not skipped: test_runner_own_role.py. Below, which calls
+# count as ours: a violation made by one of them is reported and never applied (our role), any
+# other is fixed.
+_OURS = "changed with autoremediate's own role"
 
 
 def _issued_by(issuer_arn: str) -> dict[str, Any]:
@@ -86,10 +82,10 @@ _OWN_NAME = OWN_ROLE_NAME
     ],
 )
 def test_loop_guard_matches_only_the_exact_role_arn(issuer: str) -> None:
-    w = world([CLEAN])
+    w = world([DIRTY, CLEAN])
     [outcome] = w.run(_issued_by(issuer))
-    assert outcome.status is Status.COMPLIANT
-    assert w.remediator.evaluated == ["app-deploy-role"]
+    assert outcome.status is Status.REMEDIATED
+    assert w.remediator.evaluated == ["app-deploy-role", "app-deploy-role"]
 
 
 def test_loop_guard_reads_the_session_issuer_not_the_sts_arn() -> None:
@@ -97,27 +93,28 @@ def test_loop_guard_reads_the_session_issuer_not_the_sts_arn() -> None:
     identity = incoming["detail"]["userIdentity"]
     identity["arn"] = OWN_ROLE_ARN  # only the session issuer says who the role is
     identity["principalId"] = f"AROAEXAMPLE:{_OWN_NAME}"
-    w = world([CLEAN])
+    w = world([DIRTY, CLEAN])
     [outcome] = w.run(incoming)
-    assert outcome.status is Status.COMPLIANT
+    assert outcome.status is Status.REMEDIATED
 
 
 def test_loop_guard_follows_the_configured_arns() -> None:
     other = f"arn:aws:iam::{ACCOUNT}:role/ops/ar/autoremediate-OtherFn-1"
     incoming = _issued_by(other)
     w = world([DIRTY], own=(OWN_ROLE_ARN, other))
-    assert w.run(incoming)[0].reason == "the change was made by autoremediate itself (loop guard)"
-    assert w.order == []
+    [outcome] = w.run(incoming)
+    assert outcome.status is Status.WOULD_REMEDIATE and _OURS in outcome.reason
+    assert other in outcome.reason and w.applied == []
     # With only the default role configured the same event is not ours.
-    w = world([CLEAN])
-    assert w.run(incoming)[0].status is Status.COMPLIANT
+    w = world([DIRTY, CLEAN])
+    assert w.run(incoming)[0].status is Status.REMEDIATED
 
 
 def test_no_own_roles_configured_means_no_loop_guard() -> None:
-    w = world([CLEAN], own=())
+    w = world([DIRTY, CLEAN], own=())
     [outcome] = w.run(event("PutRolePolicy-own-action"))
-    assert outcome.status is Status.COMPLIANT
-    assert w.remediator.evaluated == ["app-deploy-role"]
+    assert outcome.status is Status.REMEDIATED
+    assert w.remediator.evaluated == ["app-deploy-role", "app-deploy-role"]
 
 
 @pytest.mark.parametrize(
@@ -125,9 +122,9 @@ def test_no_own_roles_configured_means_no_loop_guard() -> None:
     [f"arn:aws:iam::{ACCOUNT}:role/autoremediate/*", "arn:aws:iam::*:role/autoremediate/*", "*"],
 )
 def test_loop_guard_takes_no_wildcards(pattern: str) -> None:
-    w = world([CLEAN], own=(pattern,))
+    w = world([DIRTY, CLEAN], own=(pattern,))
     [outcome] = w.run(event("PutRolePolicy-own-action"))
-    assert outcome.status is Status.COMPLIANT
+    assert outcome.status is Status.REMEDIATED
 
 
 def test_config_resource_deleted_is_a_quiet_skip() -> None:

@@ -21,7 +21,7 @@ from tools.bench.config import (
 from tools.bench.report import BenchError
 from tools.bench.samples import settings
 from tools.routing import Function, functions, load_template
-from tools.scenario import ACCOUNT, REGION, Stack
+from tools.scenario import ACCOUNT, PSEUDO_PARAMETERS, REGION, Stack
 
 
 def discover() -> tuple[dict[str, Any], list[Function]]:
@@ -58,6 +58,8 @@ def resolve(value: Any, template: Mapping[str, Any], stack: Stack) -> str | list
         [(key, arg)] = value.items()
         if key == "Ref" and arg == "Mode":
             return "enforce"
+        if key == "Ref" and arg in PSEUDO_PARAMETERS:
+            return PSEUDO_PARAMETERS[arg]
         if key == "Ref" and arg in template.get("Parameters", {}):
             parameter = template["Parameters"][arg]
             default = str(parameter.get("Default", ""))

@@ -15,7 +15,7 @@ from tools.demo.live_state import (
     SEEDED,
     TRUST_POLICY,
 )
-from tools.demo.outcomes import FILTERED, ModeRun, manual_steps
+from tools.demo.outcomes import ENFORCE_ONLY, FILTERED, ModeRun, manual_steps
 from tools.demo.story import REMEDIATOR, expected_status
 from tools.routing import Function
 
@@ -35,7 +35,7 @@ def check_run(
             problems.append(f"{run.mode}: {row.event} ended {row.status}: {'; '.join(row.details)}")
     modules = {f.logical_id: f.handler_module for f in remediators}
     for row in run.encryption:
-        if row.status == FILTERED:
+        if row.status in (FILTERED, ENFORCE_ONLY):
             continue  # judged as it was played: only a failed call may be filtered
         module = modules.get(row.function)
         expected = expected_status(module, row.event, run.mode) if module else ""

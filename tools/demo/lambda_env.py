@@ -15,7 +15,7 @@ from unittest import mock
 
 from tools.demo.story import REMEDIATOR, settings_for
 from tools.routing import Function
-from tools.scenario import ACCOUNT, OWN_ROLE_ARN, Stack
+from tools.scenario import ACCOUNT, OWN_ROLE_ARN, PSEUDO_PARAMETERS, Stack
 
 FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -84,6 +84,8 @@ def function_env(
             env[key] = value
         elif isinstance(value, Mapping) and value.get("Ref") in parameters:
             env[key] = str(parameters[value["Ref"]].get("Default", ""))
+        elif isinstance(value, Mapping) and value.get("Ref") in PSEUDO_PARAMETERS:
+            env[key] = PSEUDO_PARAMETERS[value["Ref"]]
         elif role:
             env[key] = role
         else:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FILTERED = "(filtered)"
+ENFORCE_ONLY = "(enforce-only)"
+"""The echo of our own fix, in report mode: report mode makes no fix, so none echoes back."""
 
 
 @dataclass

@@ -18,14 +18,22 @@ from tools.demo.lambda_env import (
     invocation_environment,
 )
 from tools.demo.live_state import read_live_state
-from tools.demo.outcomes import FILTERED, ModeRun, Row, event_actor, event_resource, outcome_row
+from tools.demo.outcomes import (
+    ENFORCE_ONLY,
+    FILTERED,
+    ModeRun,
+    Row,
+    event_actor,
+    event_resource,
+    outcome_row,
+)
 from tools.demo.printing import print_mode, print_undo
 from tools.demo.story import (
-    NOT_REPLAYED,
     REMEDIATOR,
     STORY,
     encryption_story,
     others,
+    plays_in,
     stubbed,
 )
 from tools.routing import Function, functions, load_template, routes
@@ -73,7 +81,7 @@ def run_modes(problems: list[str]) -> list[ModeRun]:
             run.encryption_events = len(encryption)
             play = (mode, aws, stack, template, remediators, problems)
             for name, event in events.items():
-                run.rows += _play(name, event, name not in NOT_REPLAYED, *play)
+                run.rows += _play(name, event, True, *play)
             for name, event in encryption:
                 run.encryption += _play(name, event, False, *play)
             run.state = read_live_state(aws)
@@ -100,11 +108,16 @@ def _play(
     per outcome."""
     detail = event["detail"]
     error = str(detail.get("errorCode") or "")
+    resource, actor = event_resource(event), event_actor(event)
+    targets = routes(remediators, event)
+    if not plays_in(name, mode):
+        why = "the echo of our own fix: report mode makes none"
+        return [
+            Row(name, resource, actor, ENFORCE_ONLY, [why], None, f.logical_id) for f in targets
+        ]
     cloudtrail = event["detail-type"] == "AWS API Call via CloudTrail"
     if cloudtrail and not error and replayed:
         replay(aws, event)
-    resource, actor = event_resource(event), event_actor(event)
-    targets = routes(remediators, event)
     if not targets:
         if not error:
             problems.append(f"{mode}: {name} reaches no function: check the template's patterns")

@@ -26,7 +26,8 @@ def print_mode(run: ModeRun) -> None:
     print(" ".join(f"{name:<{w}}" for name, w in COLUMNS) + " - and each change, or why not")
     for row in run.rows:
         _print_row((row.event, row.resource, row.actor, row.status), COLUMNS, row, run.mode)
-    print(f"\nencryption: {run.settings}, all else as the template")
+    # Every function but IAM's: the encryption family, the tampering reporter, those to come.
+    print(f"\nothers: {run.settings}, all else as the template")
     print(" ".join(f"{name:<{w}}" for name, w in ENCRYPTION_COLUMNS).rstrip())
     for row in run.encryption:
         function = row.function.removesuffix("Function") or "-"
@@ -34,13 +35,13 @@ def print_mode(run: ModeRun) -> None:
         _print_row(cells, ENCRYPTION_COLUMNS, row, run.mode)
     print()
     _print_notes([row.note for row in run.rows if row.note])
-    _print_notes([row.note for row in run.encryption if row.note], " (encryption)")
+    _print_notes([row.note for row in run.encryption if row.note], " (others)")
     counts = Counter(row.status for row in run.rows)
     encrypted = Counter(row.status for row in run.encryption)
     print(
         "outcomes: IAM "
         + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        + "; encryption "
+        + "; others "
         + ", ".join(f"{n} {s}" for s, n in sorted(encrypted.items()))
     )
 

@@ -300,7 +300,8 @@ def _function(declaration: Declaration, prefix: str) -> dict[str, Any]:
         properties["ReservedConcurrentExecutions"] = {"Fn::If": [f"Has{name}", ref(name), NO_VALUE]}
     own_role = Commented(
         get_att(f"{prefix}Role", "Arn"),
-        "The loop guard skips events of calls made by this role: our own fixes echoing back.",
+        "The loop guard recognises calls made with this role: the echo of our own fix is"
+        " re-checked and quiet; anything else done with it is reported HIGH.",
     )
     variables = {**declaration.environment, "OWN_ROLE_ARNS": own_role}
     properties["Environment"] = {"Variables": variables}
