@@ -28,7 +28,14 @@ from core.undo import undo
 from iam_grants import DENY_ALL_TRUST
 from tests.remediators import iam_state as state
 from tests.remediators.stubs import ReplacedAws
-from tools.scenario import ACCOUNT, CODEBUILD_TRUST, REGION, load_event, prepare
+from tools.scenario import (
+    ACCOUNT,
+    CODEBUILD_TRUST,
+    REGION,
+    load_event,
+    moto_applies_dynamodb_sse,
+    prepare,
+)
 
 Run = Callable[..., list[Outcome]]
 OPEN_TRUST = {
@@ -48,25 +55,12 @@ def runs(make_run: Callable[..., Run]) -> Callable[[Any], Run]:
 
 @pytest.fixture
 def dynamodb_applies_sse(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto 5.2 ignores UpdateTable's SSESpecification: apply it as DynamoDB does."""
+    """moto 5.2 ignores UpdateTable's SSESpecification: apply it as DynamoDB does (the bench's
+    patch, undone after the test)."""
     from moto.dynamodb.responses import DynamoHandler
 
-    original = DynamoHandler.update_table
-
-    def update_table(self: Any) -> Any:
-        spec = self.body.get("SSESpecification")
-        if spec is not None:
-            table = self.dynamodb_backend.get_table(self.body["TableName"])
-            if spec.get("Enabled"):
-                key = spec.get("KMSMasterKeyId") or table._get_default_encryption_key(
-                    table.account_id, table.region_name
-                )
-                table.sse_specification = {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key}
-            else:
-                table.sse_specification = None
-        return original(self)
-
-    monkeypatch.setattr(DynamoHandler, "update_table", update_table)
+    monkeypatch.setattr(DynamoHandler, "update_table", DynamoHandler.update_table)
+    moto_applies_dynamodb_sse()
 
 
 def trust(aws: Any, role: str = "open-trust-role") -> Any:
