@@ -17,7 +17,6 @@ from botocore.exceptions import ClientError
 
 import iam_group_membership
 import iam_policy_changes as changes
-import iam_policy_state
 from core.declaration import (
     ENFORCE,
     OWN_ROLES,
@@ -340,7 +339,10 @@ class IamPolicyLeastPrivilege(Remediator[Target]):
         return changes.undo_new_version(change, response["PolicyVersion"]["VersionId"])
 
     def current_state(self, change: Change, aws: Aws) -> Any:
-        """What `change` wrote, read back live for undo (iam_policy_state)."""
+        """What `change` wrote, read back live for undo (iam_policy_state). Imported here: only
+        `core.undo` asks, never a Lambda invocation, whose cold start need not compile it."""
+        import iam_policy_state
+
         return iam_policy_state.written(change, aws("iam"))
 
 
