@@ -49,3 +49,20 @@ def no_baseline_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """No baseline KMS key unless the test sets ENCRYPTION_KMS_KEY_ARN itself (opt in with
     `pytestmark = pytest.mark.usefixtures("no_baseline_key")`)."""
     monkeypatch.delenv("ENCRYPTION_KMS_KEY_ARN", raising=False)
+
+
+@pytest.fixture
+def sqs_keeps_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto 5.x drops a queue's Policy on any SetQueueAttributes that does not name it
+    (`self.policy = attributes.get("Policy")`); SQS changes only the attributes given."""
+    from moto.sqs.models import Queue as MotoQueue
+
+    original = MotoQueue._set_attributes
+
+    def set_attributes(self: Any, attributes: dict[str, Any], now: float | None = None) -> None:
+        policy = getattr(self, "policy", None)
+        original(self, attributes, now)
+        if "Policy" not in attributes:
+            self.policy = policy
+
+    monkeypatch.setattr(MotoQueue, "_set_attributes", set_attributes)

@@ -45,20 +45,8 @@ Run = Callable[..., list[Outcome]]
 
 
 @pytest.fixture(autouse=True)
-def sqs_keeps_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto 5.x drops a queue's Policy on any SetQueueAttributes that does not name it
-    (`self.policy = attributes.get("Policy")`); SQS changes only the attributes given."""
-    from moto.sqs.models import Queue as MotoQueue
-
-    original = MotoQueue._set_attributes
-
-    def set_attributes(self: Any, attributes: dict[str, Any], now: float | None = None) -> None:
-        policy = getattr(self, "policy", None)
-        original(self, attributes, now)
-        if "Policy" not in attributes:
-            self.policy = policy
-
-    monkeypatch.setattr(MotoQueue, "_set_attributes", set_attributes)
+def _sqs_keeps_the_policy(sqs_keeps_the_policy: None) -> None:
+    """Every test here: moto would drop the queue policy (see conftest.sqs_keeps_the_policy)."""
 
 
 @pytest.fixture

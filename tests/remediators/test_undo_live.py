@@ -10,7 +10,7 @@ that the guard in core.undo never has to refuse a genuine entry.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -378,24 +378,6 @@ FAMILIES: dict[str, tuple[Any, Callable[[Any], dict[str, Any]], dict[str, str]]]
     "dynamodb": (dynamodb_table_encryption, _table, {}),
     "ebs": (ec2_ebs_default_encryption, _ebs, {}),
 }
-
-
-@pytest.fixture
-def sqs_keeps_the_policy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """moto 5.x drops a queue's Policy on a SetQueueAttributes that does not name it; SQS does
-    not (as in test_sqs_queue_encryption.py)."""
-    from moto.sqs.models import Queue as MotoQueue
-
-    original = MotoQueue._set_attributes
-
-    def set_attributes(self: Any, attributes: dict[str, Any], now: float | None = None) -> None:
-        policy = getattr(self, "policy", None)
-        original(self, attributes, now)
-        if "Policy" not in attributes:
-            self.policy = policy
-
-    monkeypatch.setattr(MotoQueue, "_set_attributes", set_attributes)
-    yield
 
 
 @pytest.mark.usefixtures("dynamodb_applies_sse", "no_baseline_key", "sqs_keeps_the_policy")
