@@ -19,9 +19,9 @@ from tools.bench.environment import (
 )
 from tools.bench.moto_server import Moto, fresh_account
 from tools.bench.report import Report, Stats, header
-from tools.bench.samples import expect_status, expected_status, facts, representative_sample
+from tools.bench.samples import expect_status, expected_status, representative_sample
 from tools.routing import Function
-from tools.scenario import prepare, seed
+from tools.scenario import prepare, prepare_quiet
 
 if TYPE_CHECKING:
     from core.clients import Clients
@@ -56,11 +56,8 @@ def warm(
             expect_status(handler(event, context), expected, fn, sample)
             first = 1000 * (time.perf_counter() - started)
             for kind, status in (("remediation", expected), ("compliant", "COMPLIANT")):
-                quiet = facts(fn).quiet
-                if kind == "compliant" and quiet:  # no state is compliant: a quiet sample
-                    event = prepare(aws, quiet, fn.handler_module)
-                elif kind == "compliant":  # a report-only function's resource, made compliant
-                    seed(aws, fn.handler_module, facts(fn)[sample].compliant)
+                if kind == "compliant":
+                    event = prepare_quiet(aws, fn.handler_module, event)
                 for _ in range(warm_runs):
                     if kind == "remediation":  # the violation back (samples.toml's seed)
                         prepare(aws, sample, fn.handler_module)
