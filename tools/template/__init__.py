@@ -50,15 +50,20 @@ def declarations(names: tuple[str, ...] = REMEDIATORS) -> list[Declaration]:
     return found
 
 
-def sections(declared: list[Declaration]) -> dict[str, dict[str, Any]]:
+Made = list[tuple[Declaration, dict[str, Any]]]
+"""Each declaration with its function's resources (made once, then placed and checked)."""
+
+
+def sections(made: Made) -> dict[str, dict[str, Any]]:
     """The rendered data, by marker: what the declarations add to each template section."""
+    declared = [declaration for declaration, _ in made]
     added: dict[str, dict[str, Any]] = {name: {} for name in MARKERS}
     added["resources"].update(stack.resources(declared))
-    for declaration in declared:
+    for declaration, resources in made:
         for name, part in (
             ("parameters", functions.parameters(declaration)),
             ("conditions", functions.conditions(declaration)),
-            ("resources", functions.resources(declaration, declared)),
+            ("resources", resources),
             ("outputs", functions.outputs(declaration)),
         ):
             clash = set(part) & set(added[name])
@@ -73,10 +78,11 @@ def render(shared: str | None = None, declared: list[Declaration] | None = None)
     declarations add there (resources: one block per function, under its banner)."""
     text = SHARED.read_text(encoding="utf-8") if shared is None else shared
     declared = declarations() if declared is None else declared
-    added = sections(declared)
+    made = [(d, functions.resources(d, declared)) for d in declared]
+    added = sections(made)
     blocks = {name: _entries(data) for name, data in added.items()}
     stack_block = stack.BANNER + "\n" + _entries(stack.resources(declared))
-    function_blocks = (_function_block(d, declared) for d in declared)
+    function_blocks = (_function_block(d, resources) for d, resources in made)
     blocks["resources"] = "\n\n".join([stack_block, *function_blocks])
     lines = text.splitlines()
     out = []
@@ -98,10 +104,9 @@ def _entries(data: dict[str, Any], indent: int = 2) -> str:
     return "\n".join(line for key, value in data.items() for line in entry(key, value, indent))
 
 
-def _function_block(declaration: Declaration, declared: list[Declaration]) -> str:
+def _function_block(declaration: Declaration, resources: dict[str, Any]) -> str:
     """A banner, then the function's resources separated by blank lines."""
-    made = functions.resources(declaration, declared)
-    parts = [_entries({key: value}) for key, value in made.items()]
+    parts = [_entries({key: value}) for key, value in resources.items()]
     return functions.banner(declaration) + "\n" + "\n\n".join(parts)
 
 

@@ -79,7 +79,7 @@ def resources(declaration: Declaration, stack: list[Declaration]) -> dict[str, A
         "Type": "AWS::Logs::LogGroup",
         **placed,
         "Properties": {
-            "LogGroupName": sub(f"/aws/lambda/{function_name(declaration)['Fn::Sub']}"),
+            "LogGroupName": sub(f"/aws/lambda/{_name(declaration)}"),
             "RetentionInDays": ref("LogRetentionDays"),
             "KmsKeyId": get_att("StackKey", "Arn"),
         },
@@ -207,17 +207,20 @@ def _document(statements: list[Any]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def _name(declaration: Declaration) -> str:
+    """`${AWS::StackName}-<remediator>`: the function's name, and its log group's."""
+    return f"${{AWS::StackName}}-{declaration.name.replace('_', '-')}"
+
+
 def function_name(declaration: Declaration) -> Any:
     """Named, not generated: the role's write statements name the function by ARN, which a
     generated name would make a circular dependency. The log group has the same name."""
-    return sub(f"${{AWS::StackName}}-{declaration.name.replace('_', '-')}")
+    return sub(_name(declaration))
 
 
 def function_arn(declaration: Declaration) -> Any:
-    name = f"${{AWS::StackName}}-{declaration.name.replace('_', '-')}"
-    return sub(
-        f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{name}"
-    )
+    partition = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}"
+    return sub(f"{partition}:function:{_name(declaration)}")
 
 
 def _only_from(declaration: Declaration, statement: Statement, policy_when: str | None) -> Any:
