@@ -9,7 +9,6 @@ mode, severity HIGH. Other teams' rules, functions and topics are compliant and 
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,7 @@ from core.event import EventError, Trigger, required
 from core.handler import lambda_handler
 from core.outcome import Change
 from core.remediator import Aws, Evaluation, Remediator
-from core.settings import SettingsError
+from core.settings import required_env
 
 # fmt: off
 FUNCTION_CALLS = ("UpdateFunctionCode", "UpdateFunctionConfiguration", "DeleteFunction",
@@ -154,7 +153,8 @@ class StackTamperReport(Remediator[Tampered]):
         return [Tampered(kind, name, call, region, account, _detail(request), by_cfn)]
 
     def evaluate(self, target: Tampered, aws: Aws) -> Evaluation:
-        stack, topic = _environment("STACK_NAME"), _environment("TOPIC_ARN")
+        # The template sets both on every function of ours; without one we cannot tell ours.
+        stack, topic = required_env("STACK_NAME"), required_env("TOPIC_ARN")
         ours = {
             "rule": "/" not in target.name and target.name.startswith(f"{stack}-"),
             "function": target.name.startswith(f"{stack}-"),
@@ -218,14 +218,6 @@ def _text(value: Any) -> str:
     if not isinstance(value, list):
         return str(value)
     return ",".join(str(v).rsplit(":", 1)[-1] for v in value) or "none"
-
-
-def _environment(name: str) -> str:
-    """The template sets these on every function of ours; without one we cannot tell ours."""
-    value = os.environ.get(name, "").strip()
-    if not value:
-        raise SettingsError(f"environment variable {name} is not set")
-    return value
 
 
 REMEDIATOR = StackTamperReport()

@@ -39,16 +39,17 @@ class Settings:
             )
         return cls(
             mode=mode,
-            ledger_table=_required(env, "LEDGER_TABLE"),
-            topic_arn=_required(env, "TOPIC_ARN"),
+            ledger_table=required_env("LEDGER_TABLE", env),
+            topic_arn=required_env("TOPIC_ARN", env),
             exempt_principals=_list(env.get("EXEMPT_PRINCIPALS", "")),
             own_role_arns=_list(env.get("OWN_ROLE_ARNS", "")),
             omit_documents=documents == "omit",
         )
 
 
-def _required(env: Mapping[str, str], key: str) -> str:
-    value = env.get(key, "").strip()
+def required_env(key: str, env: Mapping[str, str] | None = None) -> str:
+    """A variable the template always sets; missing or blank is a configuration error."""
+    value = (os.environ if env is None else env).get(key, "").strip()
     if not value:
         raise SettingsError(f"environment variable {key} is not set")
     return value
