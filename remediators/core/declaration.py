@@ -49,6 +49,23 @@ OWN_ROLES: dict[str, Any] = {"Autoremediate::OwnRoles": "Arn"}
 """Resource of a statement that applies to exactly the roles of this stack (by ARN, never by a
 path that anyone could create a role under). The renderer lists them in a policy resource of its
 own: a role's inline policy cannot name the role's own ARN (a circular dependency)."""
+BASELINE_WEB_ACL = {
+    "Fn::If": ["CreateBaselineWebAcl", get_att("BaselineWebAcl", "Arn"), ref("BaselineWebAclArn")]
+}
+"""The REGIONAL WAFv2 web ACL that public APIs get: the stack's own, or BaselineWebAclArn."""
+BASELINE_CLOUDFRONT_WEB_ACL = {
+    "Fn::If": [
+        "CreateBaselineCloudFrontWebAcl",
+        get_att("BaselineCloudFrontWebAcl", "Arn"),
+        ref("BaselineCloudFrontWebAclArn"),
+    ]
+}
+"""The CLOUDFRONT-scope web ACL (us-east-1 only): ours, or BaselineCloudFrontWebAclArn."""
+REPLACE_EXISTING_WEB_ACL = ref("ReplaceExistingWebAcl")
+"""'true': a resource with another team's web ACL gets the baseline one instead."""
+THROTTLING_RATE_LIMIT = ref("ThrottlingRateLimit")
+THROTTLING_BURST_LIMIT = ref("ThrottlingBurstLimit")
+"""The baseline stage and usage-plan throttling (requests per second, burst)."""
 S3_OWN_ACCOUNT = {"StringEquals": {"s3:ResourceAccount": ref("AWS::AccountId")}}
 """Bucket ARNs carry no account: this condition keeps a statement to this account's buckets."""
 
