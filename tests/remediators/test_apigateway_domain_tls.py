@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import pytest
 
-from apigateway_domain_tls import REMEDIATOR, DomainName
+from apigateway_domain_tls import DECLARATION, REMEDIATOR, DomainName
 from core.clients import Clients
 from core.event import EventError, parse
 from core.ledger import Ledger
@@ -394,7 +394,7 @@ def test_undo_runs_only_on_the_entrys_own_domain_name(aws, stack, run, params, r
     change["undo"][0]["params"].update(params)
 
     with pytest.raises(UndoRefusedError, match=refused):
-        plan(report, REMEDIATOR.declaration)  # type: ignore[arg-type]
+        plan(report, DECLARATION)
 
 
 # ---------------------------------------------------------------------- reading the records
