@@ -97,10 +97,10 @@ class ExemptionTagApproval(Remediator[TagChange]):
     def targets(self, trigger: Trigger) -> list[TagChange]:
         if trigger.kind != "cloudtrail" or trigger.actor is None:
             raise EventError("only CloudTrail calls say who set a tag")
-        arn = resource_arn(trigger)
         value = exempt_value(trigger)
-        if value is _UNTOUCHED:
+        if value is _UNTOUCHED:  # most tagging and create calls: not ours to look at
             return []
+        arn = resource_arn(trigger)
         actor = trigger.actor.session_issuer_arn or trigger.actor.arn
         return [TagChange(arn, value, actor, trigger.event_time, trigger.event_id)]
 
@@ -120,9 +120,9 @@ class ExemptionTagApproval(Remediator[TagChange]):
             why = terms.problem if approver else "who is not in ExemptionApprovers"
             ledger.put_approval(key, {**record, "value": None, "reason": f"not approved: {why}"})
             summary = (
-                f"tag {EXEMPT_TAG}={target.value!r} set by {target.actor}, {why}: not honoured"
-                " (the resource is remediated as if untagged); remove the tag, or have an"
-                " approver set it"
+                f"tag {EXEMPT_TAG} set by {target.actor}, {why}: not honoured (remediated as if"
+                " untagged): 1. remove the tag, or have an approver set it with a reason;"
+                " 2. keep others from setting it (README: the SCP on aws:TagKeys)"
             )
             after = {EXEMPT_TAG: "set by an ExemptionApprover with a reason, or removed"}
             change = Change(summary, target.arn, {EXEMPT_TAG: target.value}, after, None)
@@ -131,7 +131,7 @@ class ExemptionTagApproval(Remediator[TagChange]):
         approval = {**record, "value": target.value, "reason": terms.reason, "until": until,
                     "approver_pattern": approver, "note": terms.note}  # fmt: skip
         ledger.put_approval(key, approval)
-        summary = f"exemption approved by {target.actor} until {until}: {terms.reason}"
+        summary = "approval recorded in the ledger" + (f" ({terms.note})" if terms.note else "")
         change = Change(summary, target.arn, None, {EXEMPT_TAG: target.value, "until": until}, None)
         return Evaluation(target.arn, (change,), {EXEMPT_TAG: target.value})
 

@@ -15,6 +15,7 @@ REMEDIATORS = (
     "dynamodb_table_encryption",
     "ec2_ebs_default_encryption",
     "rds_storage_encryption",
+    "apigateway_domain_tls",
     "stack_tamper_report",
     "exemption_tag_approval",
 )

@@ -267,3 +267,34 @@ def moto_applies_dynamodb_sse() -> None:
 
     update_table.applies_sse = True  # type: ignore[attr-defined]
     DynamoHandler.update_table = update_table  # type: ignore[method-assign]
+
+
+def moto_updates_domain_names() -> None:
+    """Give moto API Gateway's UpdateDomainName, REST and v2, as API Gateway applies it.
+
+    moto 5.2 implements neither (NotImplementedError), so a raised security policy could never
+    be verified. REST: `replace /securityPolicy`; v2: the DomainNameConfigurations sent replace
+    the domain's. Added to moto's request handlers: in-process (mock_aws) and in a moto server
+    alike. Idempotent."""
+    from moto.apigateway.responses import APIGatewayResponse
+    from moto.apigatewayv2.responses import ApiGatewayV2Response
+
+    if hasattr(APIGatewayResponse, "update_domain_name"):
+        return
+
+    def rest(self: Any) -> Any:
+        domain = self.backend.get_domain_name(self.path.split("/")[2])
+        for operation in self._get_param("patchOperations") or []:
+            if operation.get("op") == "replace" and operation.get("path") == "/securityPolicy":
+                domain.security_policy = operation.get("value")
+        return 200, {}, json.dumps(domain.to_json())
+
+    def v2(self: Any) -> Any:
+        domain = self.apigatewayv2_backend.get_domain_name(domain_name=self.path.split("/")[-1])
+        configurations = json.loads(self.body).get("domainNameConfigurations")
+        if configurations is not None:
+            domain.domain_name_configurations = configurations
+        return 200, {}, json.dumps(domain.to_json())
+
+    APIGatewayResponse.update_domain_name = rest  # type: ignore[attr-defined]
+    ApiGatewayV2Response.update_domain_name = v2  # type: ignore[attr-defined]

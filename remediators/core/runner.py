@@ -160,7 +160,7 @@ class Runner:
         approval = self._approval(found) if EXEMPT_TAG in found.tags else None
         reason, note = tag_exemption(found.tags, self.now().date(), approval)
         if note:
-            logger.warning("exemption tag not honoured", extra={"arn": found.arn, "note": note})
+            logger.info("exemption tag not honoured", extra={"arn": found.arn, "note": note})
         return reason
 
     def _approval(self, found: Evaluation) -> dict[str, Any] | None:

@@ -103,6 +103,16 @@ def _rules() -> dict[str, Rule]:
             ("enable_ebs_encryption_by_default",), frozenset()
         ),
         "ec2.reset_ebs_default_kms_key_id": Rule(("modify_ebs_default_kms_key_id",), frozenset()),
+        "apigateway.update_domain_name": Rule(
+            ("update_domain_name",),
+            frozenset({"domainName", "domainNameId", "patchOperations"}),
+            ("domainName", "domainNameId"),
+        ),
+        "apigatewayv2.update_domain_name": Rule(
+            ("update_domain_name",),
+            frozenset({"DomainName", "DomainNameConfigurations"}),
+            ("DomainName",),
+        ),
     }
     for kind in ("role", "user", "group"):
         name = f"{kind.title()}Name"
@@ -256,10 +266,12 @@ def _resource_problem(call: Call, arn: str) -> str:
     if len(parts) != 6 or parts[0] != "arn":
         return f"the entry's resource {arn!r} is not an ARN"
     service, region, account, resource = parts[2], parts[3], parts[4], parts[5]
-    if call.service != service:
+    if call.service != service and (call.service, service) != ("apigatewayv2", "apigateway"):
         return f"{name} is an {call.service} call, but the entry's resource is {arn}"
     if service == "iam":
         return _iam_problem(call, arn, resource)
+    if service == "apigateway":
+        return _domain_name_problem(call, arn, resource)
     if service == "ec2":
         return ""  # account settings (EBS defaults): no resource parameter; see check_regions
     keys = {"s3": "Bucket", "sns": "TopicArn", "dynamodb": "TableName", "sqs": "QueueUrl"}
@@ -276,6 +288,17 @@ def _resource_problem(call: Call, arn: str) -> str:
     }[service]
     if not named or named not in allowed:
         return f"{name} names {key} {value!r}, not the entry's resource {arn}"
+    return ""
+
+
+def _domain_name_problem(call: Call, arn: str, resource: str) -> str:
+    """An API Gateway custom domain name (REST and v2 share its ARN): the call names it."""
+    name, params = f"{call.service}.{call.operation}", call.params
+    domain = params.get("domainName", params.get("DomainName"))
+    domain_id = params.get("domainNameId")
+    named = f"/domainnames/{domain}" + (f"+{domain_id}" if domain_id else "")
+    if not isinstance(domain, str) or not domain or named != resource:
+        return f"{name} names domain name {domain!r}, not the entry's resource {arn}"
     return ""
 
 

@@ -154,6 +154,10 @@ def unscoped(
         service, region, account, rest = arn.groups()
         if service == "s3" and region == account == "":
             return None if in_own_account(statement) else "bucket ARN without s3:ResourceAccount"
+        if service == "apigateway" and account == "" and region == "${AWS::Region}":
+            # API Gateway's public resources (/restapis/..., /domainnames/...) have ARNs without
+            # an account: they name only the caller's own account's resources.
+            return None if rest.startswith("/") else f"{text} is not an API Gateway path"
         if account != ACCOUNT_ID:
             return f"{text} is not in this account"
         if service == "kms" and "*" in rest and not on_aws_managed_alias_only(statement):

@@ -24,6 +24,7 @@ from tools.scenario import (
     Stack,
     load_event,
     moto_applies_dynamodb_sse,
+    moto_updates_domain_names,
     prepare,
     prepare_quiet,
     seed,
@@ -246,10 +247,22 @@ def dynamodb_applies_sse(monkeypatch: pytest.MonkeyPatch) -> None:
     moto_applies_dynamodb_sse()
 
 
+@pytest.fixture
+def domain_names_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bench's moto server has API Gateway's UpdateDomainName; removed after the test."""
+    from moto.apigateway.responses import APIGatewayResponse
+    from moto.apigatewayv2.responses import ApiGatewayV2Response
+
+    for handler in (APIGatewayResponse, ApiGatewayV2Response):
+        monkeypatch.setattr(handler, "update_domain_name", None, raising=False)
+        monkeypatch.delattr(handler, "update_domain_name")
+    moto_updates_domain_names()
+
+
 @pytest.mark.parametrize(("module", "name"), _cases())
 def test_seeding_gives_each_sample_its_expected_status_again_and_again(
     aws: Any, stack: Stack, template: dict[str, Any], dynamodb_applies_sse: None,
-    monkeypatch: pytest.MonkeyPatch, module: str, name: str,
+    domain_names_update: None, monkeypatch: pytest.MonkeyPatch, module: str, name: str,
 ) -> None:  # fmt: skip
     """What the bench's sections rely on: seed, run (enforce), re-seed (the warm runs), run;
     once only where samples.toml says the seeds do not repeat, but for the representative."""

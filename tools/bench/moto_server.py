@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 
 # Moto loads all ~1,300 AWS-managed policies on every reset (seconds each); keep those named.
-# DynamoDB's UpdateTable SSESpecification is applied as DynamoDB does (moto ignores it).
+# DynamoDB's UpdateTable SSESpecification is applied as DynamoDB does (moto ignores it), and
+# API Gateway's UpdateDomainName as API Gateway does (moto lacks it).
 SERVER = r"""
 import json, sys
 import moto.iam.models as iam
@@ -30,8 +31,9 @@ keep = set(sys.argv[2].split(",")) - {""}
 every = json.loads(iam.aws_managed_policies_data)
 iam.aws_managed_policies_data = json.dumps({k: v for k, v in every.items() if k in keep})
 sys.path.insert(0, sys.argv[3])
-from tools.scenario import moto_applies_dynamodb_sse
+from tools.scenario import moto_applies_dynamodb_sse, moto_updates_domain_names
 moto_applies_dynamodb_sse()
+moto_updates_domain_names()
 from moto.server import main
 main(["-H", "127.0.0.1", "-p", sys.argv[1]])
 """

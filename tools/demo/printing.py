@@ -27,7 +27,8 @@ def print_mode(run: ModeRun) -> None:
     for row in run.rows:
         _print_row((row.event, row.resource, row.actor, row.status), COLUMNS, row, run.mode)
     # Every function but IAM's: the encryption family, the tampering reporter, those to come.
-    print(f"\nothers: {run.settings}, all else as the template")
+    said = f"others: {run.settings}, all else as the template"
+    print("\n" + textwrap.fill(said, WIDTH, subsequent_indent="  ", break_on_hyphens=False))
     print(" ".join(f"{name:<{w}}" for name, w in ENCRYPTION_COLUMNS).rstrip())
     for row in run.encryption:
         function = row.function.removesuffix("Function") or "-"
@@ -38,12 +39,13 @@ def print_mode(run: ModeRun) -> None:
     _print_notes([row.note for row in run.encryption if row.note], " (others)")
     counts = Counter(row.status for row in run.rows)
     encrypted = Counter(row.status for row in run.encryption)
-    print(
+    said = (
         "outcomes: IAM "
         + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         + "; others "
         + ", ".join(f"{n} {s}" for s, n in sorted(encrypted.items()))
     )
+    print(textwrap.fill(said, WIDTH, subsequent_indent="  "))
 
 
 def _print_row(
