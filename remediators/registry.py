@@ -16,4 +16,6 @@ REMEDIATORS = (
     "ec2_ebs_default_encryption",
     "rds_storage_encryption",
     "stack_tamper_report",
+    "apigateway_stage_throttling",
+    "apigateway_usage_plan_throttling",
 )
