@@ -34,8 +34,12 @@ API = "a1b2c3d4e5"
 STAGE_ARN = f"arn:aws:apigateway:{REGION}::/restapis/{API}/stages/prod"
 RATE, BURST = 500.0, 1000
 REST_TRIGGERS = ["CreateStage", "UpdateStage", "CreateDeployment", "Config-Stage"]
-NAMES = {"api-gateway:GetStage": "apigateway:GET", "api-gateway:UpdateStage": "apigateway:PATCH",
-         "apigatewayv2:GetStage": "apigateway:GET", "apigatewayv2:UpdateStage": "apigateway:PATCH"}  # fmt: skip
+NAMES = {
+    "api-gateway:GetStage": "apigateway:GET",
+    "api-gateway:UpdateStage": "apigateway:PATCH",
+    "apigatewayv2:GetStage": "apigateway:GET",
+    "apigatewayv2:UpdateStage": "apigateway:PATCH",
+}
 """API Gateway's IAM actions are HTTP verbs: each call (botocore names the REST API's service
 `api-gateway` in its events) as the action IAM checks."""
 
@@ -179,7 +183,8 @@ def test_too_high_is_lowered_stricter_kept_overrides_lowered_other_settings_stay
         "*/*": {"rateLimit": 10000.0, "burstLimit": 200},
         "~1pets/GET": {"rateLimit": -1.0, "burstLimit": 50},
     }
-    assert change.call is not None and [p["path"] for p in change.call.params["patchOperations"]] == [
+    assert change.call is not None
+    assert [p["path"] for p in change.call.params["patchOperations"]] == [
         "/*/*/throttling/rateLimit", "/~1pets/GET/throttling/rateLimit"
     ]  # fmt: skip
     after = stage(aws)
