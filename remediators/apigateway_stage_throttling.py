@@ -32,7 +32,7 @@ from core.event import EventError, Trigger
 from core.handler import lambda_handler
 from core.outcome import Call, Change
 from core.remediator import Aws, Evaluation, Remediator
-from throttling_baseline import Baseline, baseline, lowered
+from throttling_baseline import Baseline, baseline, lowered, text
 
 STAGES = (
     arn("apigateway", "/restapis/*/stages/*", account=False),
@@ -128,9 +128,10 @@ class ApigatewayStageThrottling(Remediator[Stage]):
             for field, name in zip(REST_FIELDS, ("rateLimit", "burstLimit"), strict=True):
                 if new[field] != old[field]:
                     value = f"{path}/throttling/{name}"
-                    patches.append({"op": "replace", "path": value, "value": str(new[field])})
-                    if old[field] is not None:
-                        undo.append({"op": "replace", "path": value, "value": str(old[field])})
+                    patches.append({"op": "replace", "path": value, "value": text(new[field])})
+                    previous = old[field]
+                    if previous is not None:
+                        undo.append({"op": "replace", "path": value, "value": text(previous)})
             if key not in settings:
                 undo.append({"op": "remove", "path": path})
         tags = live.get("tags") or {}

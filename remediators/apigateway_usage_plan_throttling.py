@@ -27,7 +27,7 @@ from core.event import EventError, Trigger, required
 from core.handler import lambda_handler
 from core.outcome import Call, Change
 from core.remediator import Aws, Evaluation, Remediator
-from throttling_baseline import baseline, lowered
+from throttling_baseline import baseline, lowered, text
 
 PLANS = arn("apigateway", "/usageplans/*", account=False)
 PATCH = "apigateway:PATCH"
@@ -140,9 +140,9 @@ def _patch(
     """Replace each changed value under `path`; undo replaces the previous one back."""
     for field in FIELDS:
         if new[field] != old[field]:
-            patches.append({"op": "replace", "path": f"{path}/{field}", "value": str(new[field])})
+            patches.append({"op": "replace", "path": f"{path}/{field}", "value": text(new[field])})
             if old[field] is not None:
-                undo.append({"op": "replace", "path": f"{path}/{field}", "value": str(old[field])})
+                undo.append({"op": "replace", "path": f"{path}/{field}", "value": text(old[field])})
 
 
 def _escaped(key: str) -> str:

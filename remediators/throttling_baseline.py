@@ -26,10 +26,10 @@ def baseline() -> Baseline:
         limits = Baseline(float(rate), int(burst))
     except ValueError:
         limits = Baseline(math.nan, 0)
-    if not (math.isfinite(limits.rate) and limits.rate > 0 and limits.burst > 0):
+    if not (math.isfinite(limits.rate) and limits.rate > 0 and limits.burst >= 0):
         raise SettingsError(
-            "THROTTLING_RATE_LIMIT must be a positive number and THROTTLING_BURST_LIMIT a positive"
-            f" whole number (requests per second, burst), not {rate!r} and {burst!r}"
+            "THROTTLING_RATE_LIMIT must be a positive number and THROTTLING_BURST_LIMIT a whole"
+            f" number, 0 or more (requests per second, burst), not {rate!r} and {burst!r}"
         )
     return limits
 
@@ -48,3 +48,9 @@ def lowered(
         elif not isinstance(value, int | float) or value < 0 or value > limit:
             out[field] = limit
     return out
+
+
+def text(value: float | int) -> str:
+    """A limit as a patch operation's value: 1000.0 as "1000" (API Gateway parses either; moto
+    reads usage-plan rates as integers), 0.5 as "0.5"."""
+    return str(int(value)) if float(value).is_integer() else str(value)
