@@ -11,11 +11,12 @@ moto gaps, each handled for that call only:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from apigateway_stage_throttling import REMEDIATOR
+from core.clients import Clients
 from core.ledger import Ledger
 from core.outcome import Outcome, Status
 from core.runner import TransientError
@@ -407,7 +408,7 @@ def test_http_api_default_route_set_routes_lowered_other_settings_stay_undo(
     [echo] = run(http_event(name, http_api), "enforce", aws_=stubbed)
     assert echo.status is Status.COMPLIANT
 
-    undo(outcome.outcome_id, Ledger(aws, stack.table), stubbed)
+    undo(outcome.outcome_id, Ledger(aws, stack.table), cast(Clients, stubbed))
     assert http_settings(aws, http_api) == before
 
 

@@ -9,11 +9,12 @@ rates as integers. StubbedUpdateUsagePlan answers update_usage_plan through a bo
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from apigateway_usage_plan_throttling import REMEDIATOR
+from core.clients import Clients
 from core.ledger import Ledger
 from core.outcome import Outcome, Status
 from core.runner import TransientError
@@ -151,7 +152,7 @@ def test_enforce_sets_a_missing_plan_throttle_and_undo_removes_it(aws, stack, ru
     [echo] = run(event(name, plan_id), "enforce", aws_=stubbed)  # repeated: no second write
     assert echo.status is Status.COMPLIANT and len(stubbed.calls) == 1
 
-    undo(outcome.outcome_id, Ledger(aws, stack.table), stubbed)
+    undo(outcome.outcome_id, Ledger(aws, stack.table), cast(Clients, stubbed))
     assert live(aws, plan_id) == before
 
 
@@ -183,7 +184,7 @@ def test_too_high_lowered_stricter_kept_per_method_lowered_quota_untouched(aws, 
         f"/apiStages/{stage['apiId']}:prod/throttle/~1pets/GET/burstLimit",
     ]
 
-    undo(outcome.outcome_id, Ledger(aws, stack.table), stubbed)
+    undo(outcome.outcome_id, Ledger(aws, stack.table), cast(Clients, stubbed))
     assert live(aws, plan_id) == before
 
 
