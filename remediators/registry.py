@@ -15,6 +15,8 @@ REMEDIATORS = (
     "dynamodb_table_encryption",
     "ec2_ebs_default_encryption",
     "rds_storage_encryption",
+    "apigateway_stage_throttling",
+    "apigateway_usage_plan_throttling",
     "apigateway_domain_tls",
     "stack_tamper_report",
     "exemption_tag_approval",

@@ -8,6 +8,7 @@ cannot drift apart. No remediator has code here.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -213,11 +214,27 @@ def seed(aws: Aws, remediator: str, steps: Iterable[Step]) -> None:
             replay(aws, load_event(step.sample, remediator))
             continue
         params = _substitute(step.params, results)
+        if step.service == "moto":  # ids moto draws at random where the API takes none
+            _moto_custom_id(**params)
+            continue
         try:
             results[step.operation] = getattr(aws(step.service), step.operation)(**params)
         except ClientError as error:
             if error.response["Error"]["Code"] not in step.ok:
                 raise
+
+
+def _moto_custom_id(identifier: str, name: str, id: str) -> None:
+    """A seed step `{ service = "moto", operation = "set_custom_id", params = { identifier =
+    "<module>.<ResourceIdentifier class>", name, id } }`: the next resource of that kind and name
+    gets `id` (an API Gateway usage plan, whose create call takes no id), so that a sample event
+    can name it. In-process moto only (the demo, the tests)."""
+    from moto.utilities.id_generator import moto_id_manager
+
+    module, _, kind = identifier.rpartition(".")
+    moto_id_manager.set_custom_id(
+        getattr(importlib.import_module(module), kind)(ACCOUNT, REGION, name), id
+    )
 
 
 def _substitute(value: Any, results: Mapping[str, Any]) -> Any:

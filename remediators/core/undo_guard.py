@@ -49,6 +49,9 @@ class Rule(NamedTuple):
     mirrors: tuple[tuple[str, Any], ...] = ()
     """Parameters (with their default when absent) that must be what the change's own call
     set: a deleted non-default version comes back non-default, an old default as default."""
+    patches: str = ""
+    """A list of patch operations (API Gateway): each only replaces or removes a path that the
+    change's own call replaced, or the method setting or throttle that holds it."""
 
 
 def _rules() -> dict[str, Rule]:
@@ -113,7 +116,19 @@ def _rules() -> dict[str, Rule]:
             frozenset({"DomainName", "DomainNameConfigurations"}),
             ("DomainName",),
         ),
-    }
+        "apigateway.update_stage": Rule(
+            ("update_stage",), frozenset({"restApiId", "stageName", "patchOperations"}),
+            ("restApiId", "stageName"), patches="patchOperations",
+        ),
+        "apigateway.update_usage_plan": Rule(
+            ("update_usage_plan",), frozenset({"usagePlanId", "patchOperations"}),
+            ("usagePlanId",), patches="patchOperations",
+        ),
+        "apigatewayv2.update_stage": Rule(
+            ("update_stage",), frozenset({"ApiId", "StageName", "DefaultRouteSettings",
+                                          "RouteSettings"}), ("ApiId", "StageName"),
+        ),
+    }  # fmt: skip
     for kind in ("role", "user", "group"):
         name = f"{kind.title()}Name"
         rules[f"iam.put_{kind}_policy"] = Rule(
@@ -252,10 +267,29 @@ def _call_problem(
         more = sorted(set(inner) - set(outer))
         if more:
             return f"{name} sets {rule.within} {', '.join(more)}, which the change did not set"
+    if rule.patches:
+        problem = _patch_problem(name, params.get(rule.patches), forward.params.get(rule.patches))
+        if problem:
+            return problem
     if rule.restores == NOTHING and before is not None:
         return f"{name} removes the whole configuration, but the change's before was not empty"
     if rule.restores not in ("", NOTHING) and _decoded(params.get(rule.restores)) != before:
         return f"{name} writes a {rule.restores} that is not the change's recorded before"
+    return ""
+
+
+def _patch_problem(name: str, inverse: Any, forward: Any) -> str:
+    """'' when each inverse patch replaces a path the forward call replaced, or removes one
+    that holds such a path (a method setting or throttle the change created)."""
+    if not isinstance(inverse, list) or not isinstance(forward, list):
+        return f"{name}: patchOperations is not a list"
+    done = {p.get("path") for p in forward if isinstance(p, Mapping) and p.get("op") == "replace"}
+    for patch in inverse:
+        path = patch.get("path") if isinstance(patch, Mapping) else None
+        op = patch.get("op") if isinstance(patch, Mapping) else None
+        holds = isinstance(path, str) and any(str(d).startswith(path + "/") for d in done)
+        if not ((op == "replace" and path in done) or (op == "remove" and holds)):
+            return f"{name} patches {op} {path!r}, which the change's own call did not replace"
     return ""
 
 
@@ -268,10 +302,12 @@ def _resource_problem(call: Call, arn: str) -> str:
     service, region, account, resource = parts[2], parts[3], parts[4], parts[5]
     if call.service != service and (call.service, service) != ("apigatewayv2", "apigateway"):
         return f"{name} is an {call.service} call, but the entry's resource is {arn}"
+    if service == "apigateway" and resource.startswith("/domainnames/"):
+        return _domain_name_problem(call, arn, resource)
+    if service == "apigateway":
+        return _apigateway_problem(call, arn, resource)
     if service == "iam":
         return _iam_problem(call, arn, resource)
-    if service == "apigateway":
-        return _domain_name_problem(call, arn, resource)
     if service == "ec2":
         return ""  # account settings (EBS defaults): no resource parameter; see check_regions
     keys = {"s3": "Bucket", "sns": "TopicArn", "dynamodb": "TableName", "sqs": "QueueUrl"}
@@ -299,6 +335,21 @@ def _domain_name_problem(call: Call, arn: str, resource: str) -> str:
     named = f"/domainnames/{domain}" + (f"+{domain_id}" if domain_id else "")
     if not isinstance(domain, str) or not domain or named != resource:
         return f"{name} names domain name {domain!r}, not the entry's resource {arn}"
+    return ""
+
+
+def _apigateway_problem(call: Call, arn: str, resource: str) -> str:
+    """API Gateway ARNs name the resource by its path: /restapis/<id>/stages/<name> (REST),
+    /apis/<id>/stages/<name> (HTTP APIs), /usageplans/<id>."""
+    params = call.params
+    if call.service == "apigatewayv2":
+        path = f"/apis/{params.get('ApiId')}/stages/{params.get('StageName')}"
+    elif "usagePlanId" in params:
+        path = f"/usageplans/{params.get('usagePlanId')}"
+    else:
+        path = f"/restapis/{params.get('restApiId')}/stages/{params.get('stageName')}"
+    if path != resource:
+        return f"{call.service}.{call.operation} names {path}, not the entry's resource {arn}"
     return ""
 
 

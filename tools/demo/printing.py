@@ -15,7 +15,7 @@ from tools.scenario import Aws, Stack
 
 WIDTH = 120
 COLUMNS = (("event", 25), ("resource", 26), ("actor", 12), ("status", 15))
-ENCRYPTION_COLUMNS = (("event", 30), ("function", 24), ("resource", 26), ("status", 15))
+ENCRYPTION_COLUMNS = (("event", 30), ("function", 30), ("resource", 26), ("status", 15))
 REPORT_ONLY_NOTE = "(listed in enforce mode)"
 
 
@@ -27,8 +27,7 @@ def print_mode(run: ModeRun) -> None:
     for row in run.rows:
         _print_row((row.event, row.resource, row.actor, row.status), COLUMNS, row, run.mode)
     # Every function but IAM's: the encryption family, the tampering reporter, those to come.
-    said = f"others: {run.settings}, all else as the template"
-    print("\n" + textwrap.fill(said, WIDTH, subsequent_indent="  ", break_on_hyphens=False))
+    print(f"\nothers: {run.settings}, all else as the template")
     print(" ".join(f"{name:<{w}}" for name, w in ENCRYPTION_COLUMNS).rstrip())
     for row in run.encryption:
         function = row.function.removesuffix("Function") or "-"
@@ -39,13 +38,12 @@ def print_mode(run: ModeRun) -> None:
     _print_notes([row.note for row in run.encryption if row.note], " (others)")
     counts = Counter(row.status for row in run.rows)
     encrypted = Counter(row.status for row in run.encryption)
-    said = (
+    print(
         "outcomes: IAM "
         + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        + "; others "
+        + "\n          others "
         + ", ".join(f"{n} {s}" for s, n in sorted(encrypted.items()))
     )
-    print(textwrap.fill(said, WIDTH, subsequent_indent="  "))
 
 
 def _print_row(
