@@ -92,12 +92,12 @@ def distribution(
         "Origins": {"Quantity": 1, "Items": [{"Id": "assets",
             "DomainName": "app-assets.s3.us-east-1.amazonaws.com",
             "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
-        "DefaultCacheBehavior": {**behaviour("*", default), "PathPattern": None},
+        "DefaultCacheBehavior": {k: v for k, v in behaviour("*", default).items()
+                                 if k != "PathPattern"},
         "CacheBehaviors": {"Quantity": 2,
                            "Items": [behaviour("images/*", images), behaviour("api/*", api)]},
         "ViewerCertificate": certificate, "WebACLId": acl,
     }  # fmt: skip
-    config["DefaultCacheBehavior"].pop("PathPattern")
     cloudfront = aws("cloudfront")
     if tags is None:
         return str(cloudfront.create_distribution(DistributionConfig=config)["Distribution"]["Id"])
@@ -115,8 +115,10 @@ def event(name: str, distribution_id: str) -> dict[str, Any]:
 
 
 def config_of(aws: Any, distribution_id: str) -> dict[str, Any]:
-    got: dict[str, Any] = aws("cloudfront").get_distribution_config(Id=distribution_id)
-    return got["DistributionConfig"]
+    config: dict[str, Any] = aws("cloudfront").get_distribution_config(Id=distribution_id)[
+        "DistributionConfig"
+    ]
+    return config
 
 
 def live(aws: Any, distribution_id: str) -> dict[str, str]:
@@ -140,7 +142,8 @@ class PreconditionStub(StubbedAws):
 
     def __init__(self, aws: Any, failures: int, meanwhile: Callable[[], None] = lambda: None):
         super().__init__(aws)
-        self.failures, self.meanwhile, self.seen = failures, meanwhile, []  # type: list[Any]
+        self.failures, self.meanwhile = failures, meanwhile
+        self.seen: list[dict[str, Any]] = []
 
     def answer(self, operation: str, params: dict[str, Any]) -> Any:
         self.seen.append(params)

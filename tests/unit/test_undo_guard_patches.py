@@ -95,4 +95,4 @@ def test_the_resolved_call_must_be_the_same_operation_on_the_same_distribution()
 
 def test_other_inverse_calls_run_as_recorded():
     sns = Call("sns", "set_topic_attributes", {"TopicArn": "t"})
-    assert resolved(sns, SNS, None, "arn:aws:sns:us-east-1:123456789012:t") is sns
+    assert resolved(sns, SNS, None, "arn:aws:sns:us-east-1:123456789012:t") is sns  # type: ignore[arg-type]
