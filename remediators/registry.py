@@ -18,6 +18,7 @@ REMEDIATORS = (
     "apigateway_stage_throttling",
     "apigateway_usage_plan_throttling",
     "apigateway_domain_tls",
+    "cloudfront_distribution_protection",
     "stack_tamper_report",
     "exemption_tag_approval",
 )

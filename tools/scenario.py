@@ -286,6 +286,32 @@ def moto_applies_dynamodb_sse() -> None:
     DynamoHandler.update_table = update_table  # type: ignore[method-assign]
 
 
+def moto_honours_cloudfront_custom_ids() -> None:
+    """Give a distribution created with the tag `_custom_id_` that id, as moto does for API
+    Gateway and Secrets Manager (moto 5.2 draws CloudFront's at random), so that the sample
+    events can name it. In moto's backend: in-process and in a moto server alike. Idempotent."""
+    from moto.cloudfront.models import CloudFrontBackend
+
+    original = CloudFrontBackend.create_distribution_with_tags
+    if getattr(original, "honours_custom_ids", False):
+        return
+
+    def create(self: Any, config: dict[str, Any], tags: list[dict[str, str]]) -> Any:
+        wanted = next((t.get("Value") for t in tags or [] if t.get("Key") == "_custom_id_"), "")
+        dist, _, etag = original(self, config, tags)
+        if wanted and wanted != dist.distribution_id:
+            self.distributions.pop(dist.distribution_id)
+            self.tagger.delete_all_tags_for_resource(dist.arn)
+            dist.arn = dist.arn.rsplit("/", 1)[0] + f"/{wanted}"
+            dist.distribution_id = dist.id = wanted
+            self.distributions[wanted] = dist
+            self.tagger.tag_resource(dist.arn, tags)
+        return dist, dist.location, etag
+
+    create.honours_custom_ids = True  # type: ignore[attr-defined]
+    CloudFrontBackend.create_distribution_with_tags = create  # type: ignore[method-assign,assignment]
+
+
 def moto_updates_domain_names() -> None:
     """Give moto API Gateway's UpdateDomainName, REST and v2, as API Gateway applies it.
 

@@ -51,6 +51,7 @@ TRANSIENT_ERRORS = frozenset(
         "EC2ThrottledException",
         "PriorRequestNotComplete",
         "RequestTimeoutException",
+        "PreconditionFailed",  # CloudFront: the ETag changed under a read-modify-write
     }
 )
 # Network trouble is worth a retry; a BotoCoreError such as ParamValidationError is not.

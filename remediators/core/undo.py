@@ -27,7 +27,14 @@ from core.clients import Clients
 from core.ledger import Ledger
 from core.outcome import Call, Change
 from core.remediator import Remediator
-from core.undo_guard import UndoRefusedError, check_regions, plan, remediator_of
+from core.undo_guard import (
+    UndoRefusedError,
+    check_regions,
+    check_resolvable,
+    plan,
+    remediator_of,
+    resolved,
+)
 
 log = logging.getLogger("autoremediate.undo")
 
@@ -42,6 +49,7 @@ def undo(
     declaration, remediator = remediator_of(report)
     changes = plan(report, declaration)
     check_regions(changes, report, aws)
+    check_resolvable(changes, remediator)
     if force:
         log.warning("--force: not comparing the live state with what the remediation left")
     else:
@@ -52,10 +60,12 @@ def undo(
                 " anyway, undo again with --force)"
             )
     calls = [call for change in changes for call in change.undo]
+    arn = str(report.get("resource_arn", ""))
     for call in calls:
         log.info("%s %s", "would run" if dry_run else "running", call.cli())
-        if not dry_run:
-            getattr(aws(call.service), call.operation)(**call.params)
+        if not dry_run:  # a patch is resolved against the live resource right before it runs
+            real = resolved(call, remediator, aws, arn)
+            getattr(aws(real.service), real.operation)(**real.params)
     if not dry_run:
         who = aws("sts").get_caller_identity()["Arn"]
         ledger.settle({**report, "status": "UNDONE", "undone_by": who,

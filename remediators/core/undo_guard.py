@@ -9,6 +9,11 @@ Undo runs with an administrator's credentials, so it replays an entry only when:
   forward call), undoes the kind of call the change made, names what that call named, and puts
   back what the change recorded as `before` (an attach only the policy the change detached).
 One refused call refuses the whole undo, before any call runs. These rules are never forced.
+
+A `resolved` inverse (CloudFront's UpdateDistribution) is recorded as a patch of the fields the
+change made: the whole configuration and its ETag are only known when undo runs. The patch is
+what these rules check; the remediator's `resolve_undo` turns it into the real call right before
+it runs, and undo checks that call names the same operation and resource.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import registry
@@ -52,6 +57,17 @@ class Rule(NamedTuple):
     patches: str = ""
     """A list of patch operations (API Gateway): each only replaces or removes a path that the
     change's own call replaced, or the method setting or throttle that holds it."""
+    resolved: bool = False
+    """Recorded as a patch that the remediator's `resolve_undo` makes the real call of."""
+
+
+@runtime_checkable
+class ResolvesUndo(Protocol):
+    """A remediator whose inverse calls are patches resolved against the live resource."""
+
+    def resolve_undo(self, call: Call, aws: Aws) -> Call:
+        """The real call that puts back `call`'s patch on the resource as it is now (read-only)."""
+        ...  # pragma: no cover
 
 
 def _rules() -> dict[str, Rule]:
@@ -127,6 +143,14 @@ def _rules() -> dict[str, Rule]:
         "apigatewayv2.update_stage": Rule(
             ("update_stage",), frozenset({"ApiId", "StageName", "DefaultRouteSettings",
                                           "RouteSettings"}), ("ApiId", "StageName"),
+        ),
+        "cloudfront.update_distribution": Rule(
+            ("update_distribution",),
+            frozenset({"Id", "Patch"}),
+            ("Id",),
+            "Patch",
+            within="Patch",
+            resolved=True,
         ),
     }  # fmt: skip
     for kind in ("role", "user", "group"):
@@ -293,6 +317,36 @@ def _patch_problem(name: str, inverse: Any, forward: Any) -> str:
     return ""
 
 
+def check_resolvable(changes: list[Change], remediator: Remediator[Any]) -> None:
+    """Refuse, before any call runs, patches that the remediator cannot resolve."""
+    for change in changes:
+        for call in change.undo:
+            rule = RULES.get(f"{call.service}.{call.operation}")
+            if rule and rule.resolved and not isinstance(remediator, ResolvesUndo):
+                raise UndoRefusedError(
+                    f"{remediator.name} cannot resolve its {call.operation} patches; nothing"
+                    " was run"
+                )
+
+
+def resolved(call: Call, remediator: Remediator[Any], aws: Aws, arn: str) -> Call:
+    """`call` as it runs: a `resolved` rule's patch becomes the remediator's real call, which
+    must be the same operation on the entry's own resource; any other call as recorded."""
+    rule = RULES.get(f"{call.service}.{call.operation}")
+    if rule is None or not rule.resolved:
+        return call
+    if not isinstance(remediator, ResolvesUndo):
+        raise UndoRefusedError(f"{remediator.name} cannot resolve {call.operation} patches")
+    real = remediator.resolve_undo(call, aws)
+    problem = _resource_problem(real, arn)
+    if (real.service, real.operation) != (call.service, call.operation) or problem:
+        raise UndoRefusedError(
+            f"{call.service}.{call.operation} resolved to {real.service}.{real.operation}"
+            f" {problem}".rstrip()
+        )
+    return real
+
+
 def _resource_problem(call: Call, arn: str) -> str:
     """'' when every resource parameter of `call` names the entry's resource `arn`."""
     name, params = f"{call.service}.{call.operation}", call.params
@@ -310,7 +364,8 @@ def _resource_problem(call: Call, arn: str) -> str:
         return _iam_problem(call, arn, resource)
     if service == "ec2":
         return ""  # account settings (EBS defaults): no resource parameter; see check_regions
-    keys = {"s3": "Bucket", "sns": "TopicArn", "dynamodb": "TableName", "sqs": "QueueUrl"}
+    keys = {"s3": "Bucket", "sns": "TopicArn", "dynamodb": "TableName", "sqs": "QueueUrl",
+            "cloudfront": "Id"}  # fmt: skip
     if service not in keys:
         return f"{name}: no rule says which parameter names an {service} resource"
     key = keys[service]
@@ -321,6 +376,9 @@ def _resource_problem(call: Call, arn: str) -> str:
         "sns": (arn,),
         "dynamodb": (resource.removeprefix("table/"), arn),
         "sqs": (resource,),
+        "cloudfront": (resource.removeprefix("distribution/"),)
+        if resource.startswith("distribution/")
+        else (),
     }[service]
     if not named or named not in allowed:
         return f"{name} names {key} {value!r}, not the entry's resource {arn}"

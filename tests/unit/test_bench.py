@@ -24,6 +24,7 @@ from tools.scenario import (
     Stack,
     load_event,
     moto_applies_dynamodb_sse,
+    moto_honours_cloudfront_custom_ids,
     moto_updates_domain_names,
     prepare,
     prepare_quiet,
@@ -259,10 +260,21 @@ def domain_names_update(monkeypatch: pytest.MonkeyPatch) -> None:
     moto_updates_domain_names()
 
 
+@pytest.fixture
+def cloudfront_custom_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bench's moto server gives distributions their `_custom_id_`; undone after the test."""
+    from moto.cloudfront.models import CloudFrontBackend
+
+    create = CloudFrontBackend.create_distribution_with_tags
+    monkeypatch.setattr(CloudFrontBackend, "create_distribution_with_tags", create)
+    moto_honours_cloudfront_custom_ids()
+
+
 @pytest.mark.parametrize(("module", "name"), _cases())
 def test_seeding_gives_each_sample_its_expected_status_again_and_again(
     aws: Any, stack: Stack, template: dict[str, Any], dynamodb_applies_sse: None,
-    domain_names_update: None, monkeypatch: pytest.MonkeyPatch, module: str, name: str,
+    domain_names_update: None, cloudfront_custom_ids: None, monkeypatch: pytest.MonkeyPatch,
+    module: str, name: str,
 ) -> None:  # fmt: skip
     """What the bench's sections rely on: seed, run (enforce), re-seed (the warm runs), run;
     once only where samples.toml says the seeds do not repeat, but for the representative."""

@@ -45,6 +45,7 @@ from tools.scenario import (
     load_event,
     load_few_managed_policies,
     moto_applies_dynamodb_sse,
+    moto_honours_cloudfront_custom_ids,
     moto_updates_domain_names,
     replay,
     seed_estate,
@@ -72,6 +73,7 @@ def run_modes(problems: list[str]) -> list[ModeRun]:
     load_few_managed_policies()  # AdministratorAccess exists, as in every AWS account
     moto_applies_dynamodb_sse()
     moto_updates_domain_names()
+    moto_honours_cloudfront_custom_ids()
     with mock_aws() as mock:
         for mode in ("report", "enforce"):
             mock.reset()  # both modes start from the same account
