@@ -16,4 +16,5 @@ REMEDIATORS = (
     "ec2_ebs_default_encryption",
     "rds_storage_encryption",
     "stack_tamper_report",
+    "waf_web_acl_attachment",
 )

@@ -45,6 +45,8 @@ TRANSIENT_ERRORS = frozenset(
         "EC2ThrottledException",
         "PriorRequestNotComplete",
         "RequestTimeoutException",
+        "WAFInternalErrorException",
+        "WAFUnavailableEntityException",  # a resource just created, not yet known to WAF
     }
 )
 # Network trouble is worth a retry; a BotoCoreError such as ParamValidationError is not.

@@ -103,6 +103,15 @@ def _rules() -> dict[str, Rule]:
             ("enable_ebs_encryption_by_default",), frozenset()
         ),
         "ec2.reset_ebs_default_kms_key_id": Rule(("modify_ebs_default_kms_key_id",), frozenset()),
+        "wafv2.associate_web_acl": Rule(
+            ("associate_web_acl",),
+            frozenset({"ResourceArn", "WebACLArn"}),
+            ("ResourceArn",),
+            "WebACLArn",
+        ),
+        "wafv2.disassociate_web_acl": Rule(
+            ("associate_web_acl",), frozenset({"ResourceArn"}), ("ResourceArn",), NOTHING
+        ),
     }
     for kind in ("role", "user", "group"):
         name = f"{kind.title()}Name"
@@ -256,6 +265,10 @@ def _resource_problem(call: Call, arn: str) -> str:
     if len(parts) != 6 or parts[0] != "arn":
         return f"the entry's resource {arn!r} is not an ARN"
     service, region, account, resource = parts[2], parts[3], parts[4], parts[5]
+    if call.service == "wafv2" and service in ("apigateway", "appsync"):
+        # WAF acts on the API it protects, which its ResourceArn names.
+        value = params.get("ResourceArn")
+        return "" if value == arn else f"{name} names ResourceArn {value!r}, not the entry's {arn}"
     if call.service != service:
         return f"{name} is an {call.service} call, but the entry's resource is {arn}"
     if service == "iam":
