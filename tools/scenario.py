@@ -64,11 +64,16 @@ def load_few_managed_policies() -> None:
 
 @dataclass(frozen=True)
 class Stack:
-    """What `sam deploy` creates that the functions use: ledger table and topic (+ a test inbox)."""
+    """What `sam deploy` creates that the functions use: ledger table and topic (+ a test inbox),
+    and the baseline web ACLs (REGIONAL, and CLOUDFRONT as a us-east-1 stack has it)."""
 
     table: str
     topic_arn: str
     inbox_url: str
+    web_acl_arn: str = f"arn:aws:wafv2:{REGION}:{ACCOUNT}:regional/webacl/{STACK_NAME}-baseline/0"
+    cloudfront_web_acl_arn: str = (
+        f"arn:aws:wafv2:us-east-1:{ACCOUNT}:global/webacl/{STACK_NAME}-baseline-cloudfront/0"
+    )
 
     def env(self, mode: str = "report") -> dict[str, str]:
         return {
@@ -96,7 +101,26 @@ def deploy_stack(aws: Aws) -> Stack:
     aws("sns").subscribe(
         TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"]
     )
-    return Stack(table, topic_arn, inbox)
+    acls = {scope: _web_acl(aws, scope) for scope in ("REGIONAL", "CLOUDFRONT")}
+    return Stack(table, topic_arn, inbox, acls["REGIONAL"], acls["CLOUDFRONT"])
+
+
+def _web_acl(aws: Aws, scope: str) -> str:
+    """A baseline web ACL as the template's BaselineWebAcl / BaselineCloudFrontWebAcl (rules
+    left out: moto does not evaluate them)."""
+    suffix = "-cloudfront" if scope == "CLOUDFRONT" else ""
+    visibility = {
+        "SampledRequestsEnabled": True,
+        "CloudWatchMetricsEnabled": True,
+        "MetricName": f"{STACK_NAME}-baseline{suffix}",
+    }
+    created = aws("wafv2").create_web_acl(
+        Name=f"{STACK_NAME}-baseline{suffix}",
+        Scope=scope,
+        DefaultAction={"Allow": {}},
+        VisibilityConfig=visibility,
+    )
+    return str(created["Summary"]["ARN"])
 
 
 def seed_principals(aws: Aws) -> None:

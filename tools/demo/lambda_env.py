@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
+from tools.bench.environment import resolve
+from tools.bench.report import BenchError
 from tools.demo.story import REMEDIATOR, settings_for
 from tools.routing import Function
 from tools.scenario import ACCOUNT, OWN_ROLE_ARN, PSEUDO_PARAMETERS, Stack
@@ -89,7 +91,12 @@ def function_env(
         elif role:
             env[key] = role
         else:
-            problems.append(f"{function.logical_id}: cannot resolve {key}={value!r} offline")
+            try:  # the rest (Fn::If, the stack's web ACLs) as the benchmark resolves it
+                resolved = resolve(value, template, stack)
+            except BenchError:
+                problems.append(f"{function.logical_id}: cannot resolve {key}={value!r} offline")
+                continue
+            env[key] = resolved if isinstance(resolved, str) else ",".join(resolved)
     if function.handler_module == REMEDIATOR and env.get("OWN_ROLE_ARNS") != OWN_ROLE_ARN:
         problems.append(f"{function.logical_id}: OWN_ROLE_ARNS is not {OWN_ROLE_ARN}")
     return env
