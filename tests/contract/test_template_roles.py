@@ -154,6 +154,8 @@ def unscoped(
         service, region, account, rest = arn.groups()
         if service == "s3" and region == account == "":
             return None if in_own_account(statement) else "bucket ARN without s3:ResourceAccount"
+        if service == "apigateway" and region == "${AWS::Region}" and account == "":
+            return None  # its ARNs name no account: its API reaches the caller's own APIs only
         if account != ACCOUNT_ID:
             return f"{text} is not in this account"
         if service == "kms" and "*" in rest and not on_aws_managed_alias_only(statement):

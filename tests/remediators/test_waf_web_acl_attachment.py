@@ -48,11 +48,8 @@ Run = Callable[..., list[Outcome]]
 
 
 def web_acl(aws: Any, name: str) -> str:
-    """A REGIONAL web ACL `name` in us-east-1 (the existing one if the scenario made it)."""
+    """Another REGIONAL web ACL in us-east-1, a team's own."""
     waf = aws("wafv2")
-    for found in waf.list_web_acls(Scope="REGIONAL")["WebACLs"]:
-        if found["Name"] == name:
-            return str(found["ARN"])
     visibility = {"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False,
                   "MetricName": name}  # fmt: skip
     created = waf.create_web_acl(Name=name, Scope="REGIONAL", DefaultAction={"Allow": {}},
@@ -80,7 +77,7 @@ def waf_replaces(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def baseline(aws: Any, stack: Any, monkeypatch: pytest.MonkeyPatch, waf_replaces: None) -> str:
     """The stack's baseline web ACL, as BASELINE_WEB_ACL_ARN names it; replacing is off."""
-    arn = web_acl(aws, "autoremediate-baseline")
+    arn = str(stack.web_acl_arn)
     monkeypatch.setenv("BASELINE_WEB_ACL_ARN", arn)
     monkeypatch.setenv("REPLACE_EXISTING_WEB_ACL", "false")
     return arn
