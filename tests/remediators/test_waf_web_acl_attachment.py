@@ -249,6 +249,31 @@ def test_undo_refuses_when_the_association_changed_since(aws, stack, run, baseli
     assert associated(arn, aws) == team
 
 
+@pytest.mark.parametrize(
+    ("forged", "match"),
+    [({"operation": "disassociate_web_acl",
+       "params": {"ResourceArn": "arn:aws:apigateway:us-east-1::/restapis/zzzzzzzzzz/stages/prod"}},
+      "names ResourceArn .* not the entry's"),
+     ({"operation": "associate_web_acl", "params": {"ResourceArn": STAGE, "WebACLArn": "team"}},
+      "not the change's recorded before")],
+)  # fmt: skip
+def test_undo_runs_only_the_recorded_inverse_on_the_entrys_own_stage(
+    aws, stack, run, baseline, forged, match
+):
+    """A ledger entry is data to check (core.undo_guard): another stage, or an ACL that was not
+    there before, is refused before anything runs."""
+    arn, sample = prepare(aws, "CreateStage")
+    [outcome] = run(sample, "enforce")
+    ledger = Ledger(aws, stack.table)
+    entry = ledger.get(outcome.outcome_id)
+    entry["changes"][0]["undo"] = [{"service": "wafv2", **forged}]
+    ledger.settle(entry)
+
+    with pytest.raises(UndoRefusedError, match=match):
+        undo(outcome.outcome_id, ledger, aws)
+    assert associated(arn, aws) == baseline
+
+
 # ------------------------------------------------------------------ gone, errors, failed calls
 
 
