@@ -16,5 +16,6 @@ REMEDIATORS = (
     "ec2_ebs_default_encryption",
     "rds_storage_encryption",
     "stack_tamper_report",
+    "exemption_tag_approval",
     "waf_web_acl_attachment",
 )

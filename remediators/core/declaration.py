@@ -133,7 +133,7 @@ class Parameter(NamedTuple):
     name: str
     description: str
     default: str | int
-    type: Literal["String", "Number"] = "String"
+    type: Literal["String", "Number", "CommaDelimitedList"] = "String"
     allowed: tuple[str, ...] = ()
     min_value: int | None = None
 

@@ -57,6 +57,33 @@ class Ledger:
             )
         return report
 
+    def approval(self, key: str) -> dict[str, Any] | None:
+        """The exemption approval stored under `key` (core.exemptions.approval_key), if any."""
+        response = self._clients("dynamodb").get_item(
+            TableName=self._table, Key={"outcome_id": {"S": key}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        if not item:
+            return None
+        approval: dict[str, Any] = json.loads(item["record"]["S"])
+        return approval
+
+    def put_approval(self, key: str, approval: Mapping[str, Any]) -> None:
+        """Write (or replace) the approval of a resource's exemption tag; a revocation is an
+        approval with no value, so that the ledger says who revoked it."""
+        self._clients("dynamodb").put_item(
+            TableName=self._table,
+            Item={
+                "outcome_id": {"S": key},
+                "status": {"S": "APPROVAL" if approval.get("value") is not None else "REVOKED"},
+                "remediator": {"S": "exemption_tag_approval"},
+                "mode": {"S": "-"},
+                "resource_arn": {"S": str(approval.get("resource_arn") or "-")},
+                "time": {"S": str(approval.get("time") or "-")},
+                "record": {"S": json.dumps(approval, sort_keys=True)},
+            },
+        )
+
 
 def _item(report: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     """Index fields as attributes; the whole report as one JSON string (byte-exact documents)."""

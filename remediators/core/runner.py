@@ -14,7 +14,13 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from core import loop_guard
 from core.event import EventError, Trigger, parse
-from core.exemptions import builtin_exemption, principal_exemption, tag_exemption
+from core.exemptions import (
+    EXEMPT_TAG,
+    approval_key,
+    builtin_exemption,
+    principal_exemption,
+    tag_exemption,
+)
 from core.ledger import Ledger
 from core.notify import Notifier
 from core.observability import count_outcome, logger
@@ -153,10 +159,20 @@ class Runner:
         )
         if reason:
             return reason
-        reason, note = tag_exemption(found.tags, self.now().date())
+        approval = self._approval(found) if EXEMPT_TAG in found.tags else None
+        reason, note = tag_exemption(found.tags, self.now().date(), approval)
         if note:
             logger.warning("exemption tag not honoured", extra={"arn": found.arn, "note": note})
         return reason
+
+    def _approval(self, found: Evaluation) -> dict[str, Any] | None:
+        """The ledger's approval of the resource's exemption tag; none when it cannot be read
+        (an exemption that cannot be checked does not count)."""
+        try:
+            return self.ledger.approval(approval_key(found.arn))
+        except (ClientError, BotoCoreError, ValueError, KeyError):
+            logger.exception("exemption approval unreadable", extra={"arn": found.arn})
+            return None
 
     def _enforce(self, trigger: Trigger, target: Any, found: Evaluation) -> Outcome:
         """Ledger first, then each change, then re-evaluate: REMEDIATED only when verified."""

@@ -55,6 +55,7 @@ INFRASTRUCTURE_ACTIONS = frozenset(
     {
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        "dynamodb:GetItem",
         "sns:Publish",
         "kms:GenerateDataKey",
         "kms:Decrypt",

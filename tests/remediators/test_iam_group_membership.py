@@ -17,6 +17,7 @@ from core.ledger import Ledger
 from core.outcome import Status
 from core.undo import undo
 from tests.remediators import iam_state as state
+from tests.remediators.approvals import approve
 from tests.remediators.calls import api_calls
 from tools.scenario import inbox, load_event, prepare
 
@@ -143,6 +144,7 @@ def test_an_exempt_user_in_an_exempt_group_is_exempt(aws, stack, run):
     event = prepare(aws, "AddUserToGroup")
     tag = {"Key": "autoremediate:exempt", "Value": "break-glass INC-7"}
     aws("iam").tag_user(UserName=USER, Tags=[tag])
+    approve(aws, stack, USER_ARN, "break-glass INC-7")
     before = state.snapshot(aws)
 
     [outcome] = run(event, "enforce", exempt=GROUP_ARN)

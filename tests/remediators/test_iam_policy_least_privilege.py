@@ -13,6 +13,7 @@ from core.outcome import Status
 from core.undo import undo
 from iam_grants import DENY_ALL_TRUST
 from tests.remediators import iam_state as state
+from tests.remediators.approvals import approve
 from tests.remediators.calls import api_calls, ledger_before
 from tests.remediators.faults import FailingAws
 from tools.scenario import inbox, load_event, prepare
@@ -262,6 +263,12 @@ def test_exempt_by_tag_changes_nothing(aws, stack, run, mode):
             {"Key": "autoremediate:exempt", "Value": "vendor integration INC-42 until=2026-12-31"}
         ],
     )
+    approve(
+        aws,
+        stack,
+        "arn:aws:iam::123456789012:role/app-deploy-role",
+        "vendor integration INC-42 until=2026-12-31",
+    )
     before = state.snapshot(aws)
 
     [outcome] = run(event, mode)
@@ -273,11 +280,31 @@ def test_exempt_by_tag_changes_nothing(aws, stack, run, mode):
     assert note["attributes"]["status"] == "EXEMPT"
 
 
+@pytest.mark.parametrize("value", ["vendor integration INC-42", ""])
+def test_an_exemption_tag_nobody_approved_is_not_honoured(aws, stack, run, value):
+    """The bypass: a role tagged by anyone (even with an empty value) stayed EXEMPT."""
+    event = prepare(aws, "PutRolePolicy")
+    aws("iam").tag_role(
+        RoleName="app-deploy-role", Tags=[{"Key": "autoremediate:exempt", "Value": value}]
+    )
+
+    [outcome] = run(event, "enforce")
+
+    assert outcome.status is Status.REMEDIATED
+
+
 def test_expired_exemption_tag_is_not_honoured(aws, stack, run):
     event = prepare(aws, "PutRolePolicy")
     aws("iam").tag_role(
         RoleName="app-deploy-role",
         Tags=[{"Key": "autoremediate:exempt", "Value": "migration until=2026-01-31"}],
+    )
+    approve(
+        aws,
+        stack,
+        "arn:aws:iam::123456789012:role/app-deploy-role",
+        "migration until=2026-01-31",
+        until="2026-01-31",
     )
 
     [outcome] = run(event, "enforce")

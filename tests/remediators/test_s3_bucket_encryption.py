@@ -14,6 +14,7 @@ from core.ledger import Ledger
 from core.outcome import Outcome, Status
 from core.undo import undo
 from s3_bucket_encryption import REMEDIATOR
+from tests.remediators.approvals import approve
 from tests.remediators.calls import api_calls, ledger_before
 from tests.remediators.faults import FailingAws
 from tools.scenario import inbox, load_event
@@ -384,6 +385,7 @@ def test_exempt_by_tag(aws, stack, run, monkeypatch):
             ]
         },
     )
+    approve(aws, stack, f"arn:aws:s3:::{BUCKET}", "legacy log sink INC-7 until=2026-12-31")
 
     [outcome] = run(event, "enforce")
 

@@ -17,6 +17,7 @@ from core.outcome import Outcome, Status
 from core.undo import undo
 from s3_bucket_secure_transport import REMEDIATOR, SID, deny_insecure_transport
 from s3_bucket_secure_transport import denies_insecure_transport as denies
+from tests.remediators.approvals import approve
 from tests.remediators.calls import api_calls, ledger_before
 from tests.remediators.faults import FailingAws
 from tools.scenario import inbox, load_event
@@ -310,6 +311,7 @@ def test_exempt_by_tag(aws, stack, run):
             "TagSet": [{"Key": "autoremediate:exempt", "Value": "http-only device uploads INC-9"}]
         },
     )
+    approve(aws, stack, f"arn:aws:s3:::{BUCKET}", "http-only device uploads INC-9")
 
     [outcome] = run(event, "enforce")
 

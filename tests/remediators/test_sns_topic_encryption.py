@@ -13,6 +13,7 @@ from core.ledger import Ledger
 from core.outcome import Outcome, Status
 from core.undo import undo
 from sns_topic_encryption import REMEDIATOR
+from tests.remediators.approvals import approve
 from tests.remediators.calls import api_calls, ledger_before
 from tests.remediators.faults import FailingAws
 from tools.scenario import inbox, load_event, replay
@@ -230,6 +231,7 @@ def test_exempt_by_tag_changes_nothing(aws, stack, run):
     aws("sns").tag_resource(
         ResourceArn=TOPIC, Tags=[{"Key": "autoremediate:exempt", "Value": "legacy INC-7"}]
     )
+    approve(aws, stack, TOPIC, "legacy INC-7")
 
     [outcome] = run(sample, "enforce")
 

@@ -17,6 +17,7 @@ from core.ledger import Ledger
 from core.outcome import Outcome, Status
 from core.undo import undo
 from sqs_queue_encryption import REMEDIATOR, TLS_SID, Queue
+from tests.remediators.approvals import approve
 from tests.remediators.calls import api_calls, ledger_before
 from tests.remediators.faults import FailingAws
 from tools.scenario import inbox, load_event, replay
@@ -318,6 +319,7 @@ def test_ledger_holds_the_before_state_before_the_write(aws, stack, run):
 def test_exempt_by_tag_changes_nothing(aws, stack, run):
     sample = prepare(aws, "CreateQueue")
     aws("sqs").tag_queue(QueueUrl=URL, Tags={"autoremediate:exempt": "load test INC-9"})
+    approve(aws, stack, ARN, "load test INC-9")
     before = state(aws)
 
     [outcome] = run(sample, "enforce")

@@ -234,6 +234,16 @@ def world(
     return World(runner, scripted, aws, order, slept)
 
 
+APPROVER = f"arn:aws:iam::{ACCOUNT}:role/SecurityApprover"
+
+
+def approve(w: World, value: str, until: str = "2099-12-31", by: str = APPROVER) -> None:
+    """The ledger holds an approval of the exemption tag `value` (exemption_tag_approval's)."""
+    approval = {"value": value, "until": until, "by": by, "reason": value.split(" until")[0]}
+    item = {"Item": {"record": {"S": json.dumps(approval)}}}
+    w.aws.responses[("dynamodb", "get_item")] = item
+
+
 @pytest.fixture(autouse=True)
 def _no_metrics(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")

@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 
 from core.exemptions import (
     EXEMPT_TAG,
+    approval_key,
     builtin_exemption,
     principal_exemption,
     tag_exemption,
+    tag_terms,
     tags_to_dict,
 )
 
@@ -231,57 +233,45 @@ def test_principal_exemption_takes_any_sequence_of_patterns() -> None:
     assert reason == f"principal matches exempt pattern {BREAKGLASS}"
 
 
-# --- tag_exemption ---------------------------------------------------------------------------
+# --- tag_terms: what an approver's tag asks for ---------------------------------------------
+
+MAX = 90
+LATEST = date(2027, 2, 22)  # TODAY + 90 days
 
 
-def test_no_tag_no_exemption() -> None:
-    assert tag_exemption({}, TODAY) == ("", "")
-    assert tag_exemption({"team": "payments", "autoremediate": "x"}, TODAY) == ("", "")
+def test_a_reason_without_until_lasts_the_maximum() -> None:
+    terms = tag_terms("legacy app, ticket SEC-123", TODAY, MAX)
+    assert (terms.reason, terms.until, terms.problem) == ("legacy app, ticket SEC-123", LATEST, "")
+    assert terms.note == "no until=: ends after 90 days"
 
 
-def test_tag_key_is_exact() -> None:
-    assert tag_exemption({"AutoRemediate:Exempt": "legacy"}, TODAY) == ("", "")
+@pytest.mark.parametrize("value", ["", "   ", "until=2026-12-31", " until=2026-12-31 "])
+def test_a_reason_is_required(value: str) -> None:
+    # The bypass: an empty tag exempted a policy wherever it was attached.
+    terms = tag_terms(value, TODAY, MAX)
+    assert terms.problem == "no reason given: write one before until="
+    assert terms.until is None
 
 
-def test_tag_with_a_reason_is_a_permanent_exemption() -> None:
-    reason, note = tag_exemption({EXEMPT_TAG: "legacy app, ticket SEC-123"}, TODAY)
-    assert reason == f"tag {EXEMPT_TAG}: legacy app, ticket SEC-123"
-    assert note == ""
+def test_until_within_the_maximum_is_kept() -> None:
+    assert tag_terms("migration SEC-9 until=2026-12-31", TODAY, MAX) == (
+        "migration SEC-9",
+        date(2026, 12, 31),
+        "",
+        "",
+    )
+    assert tag_terms("until=2026-11-24 freeze", TODAY, MAX).until == TODAY
 
 
-def test_empty_tag_value_is_an_exemption_without_reason() -> None:
-    assert tag_exemption({EXEMPT_TAG: ""}, TODAY) == (f"tag {EXEMPT_TAG}: no reason given", "")
-    assert tag_exemption({EXEMPT_TAG: "   "}, TODAY) == (f"tag {EXEMPT_TAG}: no reason given", "")
+def test_until_beyond_the_maximum_is_cut_to_it() -> None:
+    # The bypass: until=2099-01-01 was an exemption for life.
+    terms = tag_terms("vendor INC-42 until=2099-01-01", TODAY, MAX)
+    assert terms.until == LATEST
+    assert terms.note == "until=2099-01-01 is beyond the 90-day maximum: ends 2027-02-22"
 
 
-def test_until_in_the_future_is_exempt() -> None:
-    reason, note = tag_exemption({EXEMPT_TAG: "migration SEC-9 until=2026-12-31"}, TODAY)
-    assert reason == f"tag {EXEMPT_TAG} until 2026-12-31: migration SEC-9"
-    assert note == ""
-
-
-def test_until_first_in_the_value_and_no_reason() -> None:
-    reason, note = tag_exemption({EXEMPT_TAG: "until=2026-12-31"}, TODAY)
-    assert reason == f"tag {EXEMPT_TAG} until 2026-12-31: no reason given"
-    assert note == ""
-
-
-def test_until_today_is_still_exempt() -> None:
-    reason, note = tag_exemption({EXEMPT_TAG: "until=2026-11-24 freeze"}, TODAY)
-    assert reason == f"tag {EXEMPT_TAG} until 2026-11-24: freeze"
-    assert note == ""
-
-
-def test_until_yesterday_has_expired() -> None:
-    reason, note = tag_exemption({EXEMPT_TAG: "freeze until=2026-11-23"}, TODAY)
-    assert reason == ""
-    assert note == f"tag {EXEMPT_TAG} expired on 2026-11-23 (freeze)"
-
-
-def test_long_expired() -> None:
-    reason, note = tag_exemption({EXEMPT_TAG: "until=2020-01-01"}, TODAY)
-    assert reason == ""
-    assert "expired on 2020-01-01" in note
+def test_until_in_the_past_cannot_be_approved() -> None:
+    assert tag_terms("freeze until=2026-11-23", TODAY, MAX).problem == "until=2026-11-23 has passed"
 
 
 @pytest.mark.parametrize(
@@ -297,64 +287,115 @@ def test_long_expired() -> None:
         "2099-12-31,",
         "2099-12-31T00:00",
         "\uff12\uff10\uff19\uff19-\uff11\uff12-\uff13\uff11",  # full-width digits
-    ],
-)
-def test_malformed_until_is_not_exempt_and_says_why(raw: str) -> None:
-    reason, note = tag_exemption({EXEMPT_TAG: f"ticket-7 until={raw}"}, TODAY)
-    assert reason == ""
-    assert note == f"tag {EXEMPT_TAG} ignored: until={raw!r} is not YYYY-MM-DD"
-
-
-@pytest.mark.parametrize(
-    "value",
-    ["ticket-7 until=", "ticket-7 until= ", "until=", "ticket-7 Until =", "ticket-7 until= soon"],
-)
-def test_empty_until_is_not_an_exemption(value: str) -> None:
-    # A mistyped expiry must never turn into a permanent exemption.
-    reason, note = tag_exemption({EXEMPT_TAG: value}, TODAY)
-    assert reason == ""
-    assert note.startswith(f"tag {EXEMPT_TAG} ignored: until=")
-    assert note.endswith(" is not YYYY-MM-DD")
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "ticket-7 until= 2020-01-01",
-        "ticket-7 Until=2020-01-01",
-        "ticket-7 UNTIL = 2020-01-01",
-        "ticket-7 until =2020-01-01",
-        "ticket-7\tuntil=\t2020-01-01",
-    ],
-)
-def test_until_is_case_insensitive_with_optional_spaces(value: str) -> None:
-    reason, note = tag_exemption({EXEMPT_TAG: value}, TODAY)
-    assert reason == ""
-    assert note == f"tag {EXEMPT_TAG} expired on 2020-01-01 (ticket-7)"
-    future = value.replace("2020-01-01", "2099-01-01")
-    assert tag_exemption({EXEMPT_TAG: future}, TODAY) == (
-        f"tag {EXEMPT_TAG} until 2099-01-01: ticket-7",
         "",
-    )
+    ],
+)
+def test_malformed_until_cannot_be_approved_and_says_why(raw: str) -> None:
+    # A mistyped end date must never turn into a longer exemption.
+    terms = tag_terms(f"ticket-7 until={raw}", TODAY, MAX)
+    assert terms.problem == f"until={raw!r} is not YYYY-MM-DD"
+    assert terms.until is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["ticket-7 until= 2026-12-01", "ticket-7 Until=2026-12-01", "ticket-7 UNTIL = 2026-12-01",
+     "ticket-7\tuntil=\t2026-12-01"],
+)  # fmt: skip
+def test_until_is_case_insensitive_with_optional_spaces(value: str) -> None:
+    assert tag_terms(value, TODAY, MAX) == ("ticket-7", date(2026, 12, 1), "", "")
 
 
 WORDS = st.text(
-    alphabet=st.characters(blacklist_categories=["Z", "C"], blacklist_characters="="), max_size=20
+    alphabet=st.characters(blacklist_categories=["Z", "C"], blacklist_characters="="),
+    min_size=1,
+    max_size=20,
 )
 
 
-@given(
-    st.dates(),
-    st.dates(),
-    WORDS,
-    st.sampled_from(["until", "Until", "UNTIL"]),
-    st.sampled_from(["=", " =", "= ", " = "]),
+@given(st.dates(), st.dates(), WORDS, st.integers(min_value=1, max_value=3650))
+def test_terms_never_outlast_the_maximum(today: date, until: date, words: str, days: int) -> None:
+    from datetime import timedelta
+
+    try:
+        today + timedelta(days=days)
+    except OverflowError:
+        return
+    terms = tag_terms(f"x{words} until={until.isoformat()}", today, days)
+    if terms.problem:
+        assert terms.until is None and until < today
+    else:
+        assert terms.until is not None
+        assert today <= terms.until <= today + timedelta(days=days)
+        assert terms.until == min(until, today + timedelta(days=days))
+
+
+# --- tag_exemption: the runner honours approved tags only ------------------------------------
+
+APPROVAL = {"value": "legacy SEC-1", "until": "2026-12-01", "by": "arn:aws:iam::1:role/A",
+            "reason": "legacy SEC-1"}  # fmt: skip
+
+
+def test_no_tag_no_exemption() -> None:
+    assert tag_exemption({}, TODAY, None) == ("", "")
+    assert tag_exemption({"team": "payments", "autoremediate": "x"}, TODAY, APPROVAL) == ("", "")
+
+
+def test_tag_key_is_exact() -> None:
+    assert tag_exemption({"AutoRemediate:Exempt": "legacy SEC-1"}, TODAY, APPROVAL) == ("", "")
+
+
+def test_an_approved_tag_exempts_until_its_end_date() -> None:
+    reason, note = tag_exemption({EXEMPT_TAG: "legacy SEC-1"}, TODAY, APPROVAL)
+    assert (
+        reason
+        == f"tag {EXEMPT_TAG} approved by arn:aws:iam::1:role/A until 2026-12-01: legacy SEC-1"
+    )
+    assert note == ""
+    assert tag_exemption({EXEMPT_TAG: "legacy SEC-1"}, date(2026, 12, 1), APPROVAL)[0]
+    reason, note = tag_exemption({EXEMPT_TAG: "legacy SEC-1"}, date(2026, 12, 2), APPROVAL)
+    assert reason == ""
+    assert note == f"tag {EXEMPT_TAG} not honoured: the approval expired on 2026-12-01"
+
+
+def test_a_tag_without_approval_is_not_honoured() -> None:
+    reason, note = tag_exemption({EXEMPT_TAG: "legacy SEC-1"}, TODAY, None)
+    assert reason == ""
+    assert note == f"tag {EXEMPT_TAG} not honoured: no approval (set by no ExemptionApprover)"
+
+
+def test_a_changed_or_revoked_value_is_not_honoured() -> None:
+    reason, note = tag_exemption({EXEMPT_TAG: "legacy SEC-1 and more"}, TODAY, APPROVAL)
+    assert reason == ""
+    assert "its value changed since arn:aws:iam::1:role/A approved it" in note
+    revoked = {**APPROVAL, "value": None}
+    assert tag_exemption({EXEMPT_TAG: "legacy SEC-1"}, TODAY, revoked)[0] == ""
+
+
+@pytest.mark.parametrize("until", ["", "2026-13-01", "forever"])
+def test_an_approval_without_a_valid_end_date_is_not_honoured(until: str) -> None:
+    assert tag_exemption({EXEMPT_TAG: "legacy SEC-1"}, TODAY, {**APPROVAL, "until": until})[0] == ""
+
+
+# --- approval_key ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("arn", "key"),
+    [
+        (
+            f"arn:aws:iam::{ACCOUNT}:role/vendors/x/admin",
+            f"approval#arn:aws:iam::{ACCOUNT}:role/admin",
+        ),
+        (f"arn:aws:iam::{ACCOUNT}:role/admin", f"approval#arn:aws:iam::{ACCOUNT}:role/admin"),
+        (f"arn:aws:iam::{ACCOUNT}:policy/p/q", f"approval#arn:aws:iam::{ACCOUNT}:policy/q"),
+        ("arn:aws:s3:::bucket", "approval#arn:aws:s3:::bucket"),
+        (f"arn:aws:sqs:us-east-1:{ACCOUNT}:q", f"approval#arn:aws:sqs:us-east-1:{ACCOUNT}:q"),
+    ],
 )
-def test_until_property(today: date, until: date, words: str, key: str, equals: str) -> None:
-    value = f"{words} {key}{equals}{until.isoformat()}"
-    reason, note = tag_exemption({EXEMPT_TAG: value}, today)
-    assert bool(reason) != bool(note)  # exactly one of: exempt, or a note saying why not
-    assert bool(reason) == (today <= until)
+def test_approval_key_leaves_iam_paths_out(arn: str, key: str) -> None:
+    # TagRole names the role without its path; the remediators' ARNs carry it.
+    assert approval_key(arn) == key
 
 
 # --- tags_to_dict ----------------------------------------------------------------------------
@@ -375,5 +416,5 @@ def test_tags_to_dict_empty_and_missing_value() -> None:
 
 
 def test_tags_to_dict_feeds_tag_exemption() -> None:
-    tags = tags_to_dict([{"Key": EXEMPT_TAG, "Value": "until=2026-12-01 SEC-1"}])
-    assert tag_exemption(tags, TODAY)[0] == f"tag {EXEMPT_TAG} until 2026-12-01: SEC-1"
+    tags = tags_to_dict([{"Key": EXEMPT_TAG, "Value": "legacy SEC-1"}])
+    assert tag_exemption(tags, TODAY, APPROVAL)[0].endswith("until 2026-12-01: legacy SEC-1")

@@ -172,7 +172,9 @@ def _core_policy(prefix: str) -> dict[str, Any]:
     its own log group and X-Ray."""
     ledger = get_att("LedgerTable", "Arn")
     statements: list[Any] = [
-        _statement("Ledger", ["dynamodb:PutItem", "dynamodb:UpdateItem"], ledger),
+        _statement(
+            "Ledger", ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"], ledger
+        ),
         _statement("Notify", ["sns:Publish"], ref("NotificationTopic")),
         _statement("StackKey", ["kms:GenerateDataKey", "kms:Decrypt"], get_att("StackKey", "Arn")),
         _statement("AsyncDeadLetterQueue", ["sqs:SendMessage"], get_att(DEAD_LETTER_QUEUE, "Arn")),
