@@ -24,6 +24,7 @@ from core.runner import TransientError
 from core.undo import undo
 from core.undo_guard import UndoRefusedError
 from tests.contract.test_template import envelope
+from tests.remediators.approvals import approve
 from tests.remediators.calls import api_calls, ledger_before
 from tests.remediators.faults import FailingAws
 from tools.scenario import inbox
@@ -392,11 +393,21 @@ def test_exempt_by_tag_changes_nothing(aws, stack, run, name):
     tags = {"autoremediate:exempt": "edge handled by CloudFront INC-9"}
     arn = make_api(aws, tags) if name in API_TRIGGERS else make_stage(aws, tags)
     sample = event(name, arn if name in API_TRIGGERS else "")
+    approve(aws, stack, arn, tags["autoremediate:exempt"])
 
     [outcome] = run(sample, "enforce")
 
     assert outcome.status is Status.EXEMPT and "INC-9" in outcome.reason
     assert associated(arn, aws) is None
+
+
+def test_an_exemption_tag_nobody_approved_is_not_honoured(aws, stack, run, baseline):
+    arn = make_stage(aws, {"autoremediate:exempt": "trust me"})
+
+    [outcome] = run(event("CreateStage"), "enforce")
+
+    assert outcome.status is Status.REMEDIATED, outcome.reason
+    assert associated(arn, aws) == baseline
 
 
 @pytest.mark.parametrize(
