@@ -15,6 +15,7 @@ REMEDIATORS = (
     "dynamodb_table_encryption",
     "ec2_ebs_default_encryption",
     "rds_storage_encryption",
+    "waf_web_acl_attachment",
     "apigateway_stage_throttling",
     "apigateway_usage_plan_throttling",
     "apigateway_domain_tls",

@@ -23,8 +23,8 @@ and no tool needs a line for it.
 
 A step is the name of a state, a boto3 call `{ service, operation, params, ok }` (`ok`: error
 codes meaning "already so"; in `params`, `${ACCOUNT}`, `${REGION}` and `${<operation>.<Key>}`,
-an earlier call's result), or `{ replay = "<sample>" }`: the call that CloudTrail sample records.
-tools/scenario.py runs the steps.
+an earlier call's result, `.0` for a list's first item), or `{ replay = "<sample>" }`: the call
+that CloudTrail sample records. tools/scenario.py runs the steps.
 """
 
 from __future__ import annotations

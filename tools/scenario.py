@@ -238,7 +238,8 @@ def _moto_custom_id(identifier: str, name: str, id: str) -> None:
 
 
 def _substitute(value: Any, results: Mapping[str, Any]) -> Any:
-    """${ACCOUNT}, ${REGION} and ${<operation>.<Key>...} (an earlier call's result) in strings."""
+    """${ACCOUNT}, ${REGION} and ${<operation>.<Key>...} (an earlier call's result; a number
+    picks a list's item: ${list_web_acls.WebACLs.0.ARN}) in strings."""
     if isinstance(value, Mapping):
         return {k: _substitute(v, results) for k, v in value.items()}
     if isinstance(value, list):
@@ -249,6 +250,9 @@ def _substitute(value: Any, results: Mapping[str, Any]) -> Any:
     def lookup(match: re.Match[str]) -> str:
         found: Any = results
         for part in match.group(1).split("."):
+            if isinstance(found, list) and part.isdigit() and int(part) < len(found):
+                found = found[int(part)]
+                continue
             if not isinstance(found, Mapping) or part not in found:
                 raise SamplesError(f"seed: nothing earlier gives ${{{match.group(1)}}}")
             found = found[part]

@@ -52,6 +52,8 @@ TRANSIENT_ERRORS = frozenset(
         "PriorRequestNotComplete",
         "RequestTimeoutException",
         "PreconditionFailed",  # CloudFront: the ETag changed under a read-modify-write
+        "WAFInternalErrorException",
+        "WAFUnavailableEntityException",  # a resource just created, not yet known to WAF
     }
 )
 # Network trouble is worth a retry; a BotoCoreError such as ParamValidationError is not.

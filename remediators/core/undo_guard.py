@@ -152,6 +152,15 @@ def _rules() -> dict[str, Rule]:
             within="Patch",
             resolved=True,
         ),
+        "wafv2.associate_web_acl": Rule(
+            ("associate_web_acl",),
+            frozenset({"ResourceArn", "WebACLArn"}),
+            ("ResourceArn",),
+            "WebACLArn",
+        ),
+        "wafv2.disassociate_web_acl": Rule(
+            ("associate_web_acl",), frozenset({"ResourceArn"}), ("ResourceArn",), NOTHING
+        ),
     }  # fmt: skip
     for kind in ("role", "user", "group"):
         name = f"{kind.title()}Name"
@@ -354,6 +363,10 @@ def _resource_problem(call: Call, arn: str) -> str:
     if len(parts) != 6 or parts[0] != "arn":
         return f"the entry's resource {arn!r} is not an ARN"
     service, region, account, resource = parts[2], parts[3], parts[4], parts[5]
+    if call.service == "wafv2" and service in ("apigateway", "appsync"):
+        # WAF acts on the API it protects, which its ResourceArn names.
+        value = params.get("ResourceArn")
+        return "" if value == arn else f"{name} names ResourceArn {value!r}, not the entry's {arn}"
     if call.service != service and (call.service, service) != ("apigatewayv2", "apigateway"):
         return f"{name} is an {call.service} call, but the entry's resource is {arn}"
     if service == "apigateway" and resource.startswith("/domainnames/"):
