@@ -274,13 +274,13 @@ def _change(
     said = []
     if WEB_ACL in after:
         had = f"it had {before[WEB_ACL]}" if before[WEB_ACL] else "it had none"
-        said.append(f"attach the baseline web ACL {after[WEB_ACL]} ({had})")
+        said.append(f"attach the baseline web ACL {after[WEB_ACL].split('/')[-2:][0]} ({had})")
     paths = [k.removesuffix(f"/{POLICY}") for k in after if k.endswith(f"/{POLICY}")]
     if paths:
         said.append(f"redirect HTTP to HTTPS (was allow-all) on {', '.join(paths)}")
     if TLS in after:
         said.append(f"raise the minimum viewer TLS version from {before[TLS]} to {after[TLS]}")
-    summary = "; ".join(said) + note + " (undo: python -m core.undo puts back only these fields)"
+    summary = "; ".join(said) + note
     call = Call("cloudfront", "update_distribution", {"Id": distribution, "Patch": after})
     undo = Call("cloudfront", "update_distribution", {"Id": distribution, "Patch": before})
     return Change(summary, target, before, after, call, (undo,))

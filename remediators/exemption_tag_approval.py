@@ -47,6 +47,14 @@ DECLARATION = Declaration(
             ("TagResource", "UntagResource", "CreateTable"),
             rule="DynamoDb",
         ),
+        CloudTrail("apigateway.amazonaws.com", ("TagResource", "UntagResource"), rule="ApiGateway"),
+        CloudTrail("appsync.amazonaws.com", ("TagResource", "UntagResource"), rule="AppSync"),
+        CloudTrail(
+            "cloudfront.amazonaws.com",
+            ("TagResource", "UntagResource"),
+            rule="CloudFront",
+            why="CloudFront: in us-east-1 only.",
+        ),
         CloudTrail(
             "rds.amazonaws.com",
             ("AddTagsToResource", "RemoveTagsFromResource", "CreateDBInstance", "CreateDBCluster"),
@@ -145,7 +153,8 @@ def exempt_value(trigger: Trigger) -> str | None:
     request = trigger.request
     name = trigger.event_name
     if name.startswith(("Untag", "RemoveTags")):
-        keys = _field(request, "tagKeys", "tagKeyList") or []
+        keys = _field(request, "tagKeys", "tag_keys", "tagKeyList") or []
+        keys = _field(keys, "items") or [] if isinstance(keys, Mapping) else keys  # CloudFront
         return None if EXEMPT_TAG in keys else _UNTOUCHED
     if name == "DeleteBucketTagging":
         return None
@@ -172,8 +181,8 @@ def resource_arn(trigger: Trigger) -> str:
         parts = str(url).rstrip("/").split("/")
         return f"arn:aws:sqs:{region}:{parts[-2]}:{parts[-1]}"
     table = _field(_mapping(_field(response, "tableDescription")), "tableArn")
-    found = (table or _field(response, "topicArn", "dBInstanceArn", "dBClusterArn")
-             or _field(request, "resourceArn", "resourceName"))  # fmt: skip
+    named = _field(request, "resourceArn", "resource_arn", "resourceName", "resource")
+    found = table or _field(response, "topicArn", "dBInstanceArn", "dBClusterArn") or named
     if not found and name == "CreateTopic":
         found = f"arn:aws:sns:{region}:{account}:{_required(request, 'name')}"
     if not isinstance(found, str) or not found.startswith("arn:"):
@@ -183,6 +192,8 @@ def resource_arn(trigger: Trigger) -> str:
 
 def _tags(raw: Any) -> dict[str, str]:
     """Tags in any of CloudTrail's shapes: a dict, [{key, value}], S3's {TagSet: {Tag: [...]}}."""
+    if isinstance(raw, Mapping) and _field(raw, "items") is not None:  # CloudFront's {items: [...]}
+        raw = _field(raw, "items")
     if isinstance(raw, Mapping) and ("TagSet" in raw or "Tag" in raw):
         raw = raw.get("TagSet", raw)
         raw = raw.get("Tag", []) if isinstance(raw, Mapping) else raw

@@ -165,7 +165,7 @@ class WafWebAclAttachment(Remediator[str]):
             else Call("wafv2", "disassociate_web_acl", params)
         )
         change = Change(
-            f"associate the baseline web ACL {baseline}"
+            f"associate the baseline web ACL {acl_name(baseline)}"
             + (f" in place of {current} (ReplaceExistingWebAcl=true)" if current else " (none)"),
             target,
             current,
@@ -244,6 +244,12 @@ def _config_target(trigger: Trigger) -> str:
     if kind == "AWS::AppSync::GraphQLApi" and not found.startswith("arn:"):
         found = f"arn:aws:appsync:{trigger.region}:{trigger.account}:apis/{found}"
     return found
+
+
+def acl_name(arn: str) -> str:
+    """A web ACL's name, from arn:...:regional/webacl/<name>/<id> (the ARN is in the change)."""
+    parts = arn.split("/")
+    return parts[-2] if len(parts) >= 3 else arn
 
 
 REMEDIATOR = WafWebAclAttachment()

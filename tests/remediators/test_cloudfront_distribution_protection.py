@@ -20,6 +20,7 @@ from core.outcome import Outcome, Status
 from core.runner import TransientError
 from core.undo import undo
 from core.undo_guard import UndoRefusedError
+from tests.remediators.approvals import approve
 from tests.remediators.calls import api_calls, ledger_before
 from tests.remediators.faults import FailingAws
 from tests.remediators.stubs import StubbedAws
@@ -315,6 +316,7 @@ def test_default_certificate_alone_is_compliant_and_quiet(aws, stack, run):
 
 def test_exempt_by_tag_changes_nothing(aws, stack, run):
     made = distribution(aws, tags={"autoremediate:exempt": "legacy INC-7"})
+    approve(aws, stack, f"arn:aws:cloudfront::123456789012:distribution/{made}", "legacy INC-7")
     original = config_of(aws, made)
 
     [outcome] = run(event("CreateDistributionWithTags", made), "enforce")

@@ -244,6 +244,12 @@ def test_a_failed_tagging_call_is_skipped_quietly(aws, stack, run):
         ("CreateTable", f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/vendor-orders"),
         ("AddTagsToResource", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:orders-db"),
         ("CreateDBCluster", f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster:vendor-cluster"),
+        ("TagResource-apigateway", "arn:aws:apigateway:us-east-1::/domainnames/api.example.com"),
+        (
+            "TagResource-appsync",
+            f"arn:aws:appsync:us-east-1:{ACCOUNT}:apis/t4ghkd3hbbg5xcjyzbxkhqxhfu",
+        ),
+        ("TagResource-cloudfront", f"arn:aws:cloudfront::{ACCOUNT}:distribution/E2QWRUHAPOMQZL"),
     ],
 )
 def test_every_service_shape_is_approved_under_the_resources_arn(aws, stack, run, name, arn):
@@ -256,6 +262,20 @@ def test_every_service_shape_is_approved_under_the_resources_arn(aws, stack, run
     assert (outcome.status, outcome.resource_arn) == (Status.EXEMPT, arn)
     recorded = approval(aws, stack, arn)
     assert recorded is not None and recorded["value"] == VALUE
+
+
+@pytest.mark.parametrize("service", ["apigateway", "appsync", "cloudfront"])
+def test_an_edge_untag_ends_the_approval(aws, stack, run, service):
+    approved = event(f"TagResource-{service}")
+    identity = load_event("TagRole-approved", MODULE)["detail"]["userIdentity"]
+    approved["detail"]["userIdentity"] = identity
+    [outcome] = run(approved, "enforce")
+    assert outcome.status is Status.EXEMPT
+
+    [outcome] = run(event(f"UntagResource-{service}"), "enforce")
+
+    recorded = approval(aws, stack, outcome.resource_arn)
+    assert recorded is not None and recorded["value"] is None
 
 
 def test_put_bucket_tagging_without_the_tag_ends_an_approval(aws, stack, run):

@@ -17,7 +17,7 @@ import pytest
 from registry import REMEDIATORS
 from tools.demo.lambda_env import function_env
 from tools.demo.outcomes import ENFORCE_ONLY, manual_steps
-from tools.demo.story import REMEDIATOR, plays_in
+from tools.demo.story import REMEDIATOR, encryption_story, plays_in
 from tools.routing import TemplateError, functions, load_template, matches, routes
 from tools.samples import samples_of
 from tools.scenario import EVENTS, Stack, load_event
@@ -42,17 +42,23 @@ def encryption_functions() -> dict[str, str]:
 
 def encryption_outcomes() -> dict[tuple[str, str], tuple[str, str]]:
     """(event, function) -> (report, enforce) status, for each sample its samples.toml's `demo`
-    lists: its expected status in enforce mode, a fix only reported in report mode (the echo of
-    our own fix plays in enforce mode only)."""
+    lists, at every function that has the same sample event (a REST stage's CreateStage is a
+    sample of the WAF and the throttling functions; the demo plays it once, to both): its expected status in enforce
+    mode, a fix only reported in report mode (the echo of our own fix plays in enforce mode
+    only)."""
+    every = functions(load_template())
+    modules = encryption_functions()
     outcomes = {}
-    for function, module in encryption_functions().items():
-        facts = samples_of(module)
-        for name in facts.demo:
-            status = facts[name].status
-            report = "WOULD_REMEDIATE" if status == "REMEDIATED" else status
-            outcomes[(name, function)] = (
+    for name, event in encryption_story(every):
+        for reached in routes(every, event):
+            module = modules.get(reached.logical_id.removesuffix("Function"))
+            sample = samples_of(module).samples.get(name) if module else None
+            if sample is None or load_event(name, module) != event:  # another call, same name
+                continue
+            report = "WOULD_REMEDIATE" if sample.status == "REMEDIATED" else sample.status
+            outcomes[(name, reached.logical_id.removesuffix("Function"))] = (
                 report if plays_in(name, "report") else ENFORCE_ONLY,
-                status,
+                sample.status,
             )
     return outcomes
 

@@ -15,7 +15,7 @@ from tools.scenario import Aws, Stack
 
 WIDTH = 120
 COLUMNS = (("event", 25), ("resource", 26), ("actor", 12), ("status", 15))
-ENCRYPTION_COLUMNS = (("event", 30), ("function", 30), ("resource", 26), ("status", 15))
+ENCRYPTION_COLUMNS = (("event", 30), ("function", 32), ("resource", 26), ("status", 15))
 REPORT_ONLY_NOTE = "(listed in enforce mode)"
 
 
