@@ -43,9 +43,9 @@ def encryption_functions() -> dict[str, str]:
 def encryption_outcomes() -> dict[tuple[str, str], tuple[str, str]]:
     """(event, function) -> (report, enforce) status, for each sample its samples.toml's `demo`
     lists, at every function that has the same sample event (a REST stage's CreateStage is a
-    sample of the WAF and the throttling functions; the demo plays it once, to both): its expected status in enforce
-    mode, a fix only reported in report mode (the echo of our own fix plays in enforce mode
-    only)."""
+    sample of the WAF and the throttling functions; the demo plays it once, to both): its
+    expected status in enforce mode, a fix only reported in report mode (the echo of our own fix
+    plays in enforce mode only)."""
     every = functions(load_template())
     modules = encryption_functions()
     outcomes = {}
@@ -53,8 +53,8 @@ def encryption_outcomes() -> dict[tuple[str, str], tuple[str, str]]:
         for reached in routes(every, event):
             module = modules.get(reached.logical_id.removesuffix("Function"))
             sample = samples_of(module).samples.get(name) if module else None
-            if sample is None or load_event(name, module) != event:  # another call, same name
-                continue
+            if module is None or sample is None or load_event(name, module) != event:
+                continue  # not a sample of this function, or another call of the same name
             report = "WOULD_REMEDIATE" if sample.status == "REMEDIATED" else sample.status
             outcomes[(name, reached.logical_id.removesuffix("Function"))] = (
                 report if plays_in(name, "report") else ENFORCE_ONLY,
