@@ -93,7 +93,19 @@ def deploy_stack(aws: Aws) -> Stack:
     aws("dynamodb").create_table(
         TableName=table,
         KeySchema=[{"AttributeName": "outcome_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "outcome_id", "AttributeType": "S"}],
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": "S"} for name in ("outcome_id", "day", "time")
+        ],
+        GlobalSecondaryIndexes=[  # as template.yaml's LedgerTable
+            {
+                "IndexName": "by-day",
+                "KeySchema": [
+                    {"AttributeName": "day", "KeyType": "HASH"},
+                    {"AttributeName": "time", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
         BillingMode="PAY_PER_REQUEST",
     )
     topic_arn = aws("sns").create_topic(Name="autoremediate-notifications")["TopicArn"]

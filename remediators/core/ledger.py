@@ -94,5 +94,6 @@ def _item(report: Mapping[str, Any]) -> dict[str, dict[str, str]]:
         "mode": {"S": str(report["mode"])},
         "resource_arn": {"S": str(report["resource_arn"]) or "-"},
         "time": {"S": str(report["time"])},
+        "day": {"S": str(report["time"])[:10]},  # the by-day index: history without a scan
         "record": {"S": json.dumps(report, sort_keys=False, default=str)},
     }
