@@ -14,7 +14,6 @@ into the real UpdateDistribution against the configuration read just before (cor
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,7 +34,7 @@ from core.exemptions import tags_to_dict
 from core.handler import lambda_handler
 from core.outcome import Call, Change
 from core.remediator import Aws, Evaluation, Remediator
-from core.settings import SettingsError, required_env
+from core.settings import env_flag, required_env
 
 ACL_ENV, REPLACE_ENV = "BASELINE_CLOUDFRONT_WEB_ACL_ARN", "REPLACE_EXISTING_WEB_ACL"
 MINIMUM_TLS = "TLSv1.2_2021"
@@ -133,7 +132,7 @@ class CloudfrontDistributionProtection(Remediator[str]):
         raise EventError(f"{name} is not a trigger of {self.name}")
 
     def evaluate(self, target: str, aws: Aws) -> Evaluation:
-        baseline, replace = required_env(ACL_ENV), _replace()
+        baseline, replace = required_env(ACL_ENV), env_flag(REPLACE_ENV)
         cloudfront = aws("cloudfront")
         distribution = target.rsplit("/", 1)[-1]
         config = cloudfront.get_distribution_config(Id=distribution)["DistributionConfig"]
@@ -205,13 +204,6 @@ _DEFAULT_CERTIFICATE = (
 
 def _arn(trigger: Trigger, distribution: str) -> str:
     return f"arn:aws:cloudfront::{trigger.account}:distribution/{distribution}"
-
-
-def _replace() -> bool:
-    value = os.environ.get(REPLACE_ENV, "").strip().lower() or "false"
-    if value not in ("true", "false"):
-        raise SettingsError(f"{REPLACE_ENV} must be 'true' or 'false', not {value!r}")
-    return value == "true"
 
 
 def behaviour(pattern: str) -> str:

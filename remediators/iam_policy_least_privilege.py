@@ -34,7 +34,7 @@ from core.handler import lambda_handler
 from core.observability import logger
 from core.outcome import Call, Change
 from core.remediator import Aws, Evaluation, Remediator
-from core.settings import SettingsError
+from core.settings import SettingsError, env_flag
 from iam_grants import WildcardLevel
 from iam_policy_changes import Kind, Principal
 
@@ -247,12 +247,7 @@ class IamPolicyLeastPrivilege(Remediator[Target]):
     @property
     def delete_versions(self) -> bool:
         """DELETE_WILDCARD_POLICY_VERSIONS: delete non-default versions that grant wildcards."""
-        raw = os.environ.get("DELETE_WILDCARD_POLICY_VERSIONS", "false")
-        if raw not in ("false", "true"):
-            raise SettingsError(
-                f"DELETE_WILDCARD_POLICY_VERSIONS must be 'false' or 'true', not {raw!r}"
-            )
-        return raw == "true"
+        return env_flag("DELETE_WILDCARD_POLICY_VERSIONS")
 
     def targets(self, trigger: Trigger) -> list[Target]:
         if trigger.kind == "config":

@@ -10,7 +10,6 @@ cannot take a web ACL at all, so they are not watched: put CloudFront in front (
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
@@ -30,7 +29,7 @@ from core.event import EventError, Trigger, required
 from core.handler import lambda_handler
 from core.outcome import Call, Change
 from core.remediator import Aws, Evaluation, Remediator
-from core.settings import SettingsError, required_env
+from core.settings import SettingsError, env_flag, required_env
 
 REST_STAGE = re.compile(r"arn:aws[a-z-]*:apigateway:([a-z0-9-]+)::/restapis/([^/]+)/stages/([^/]+)")
 GRAPHQL_API = re.compile(r"arn:aws[a-z-]*:appsync:([a-z0-9-]+):(\d{12}):apis/([^/]+)")
@@ -149,7 +148,7 @@ class WafWebAclAttachment(Remediator[str]):
         baseline = required_env("BASELINE_WEB_ACL_ARN")
         if current == baseline:
             return Evaluation(target, tags=tags)
-        if current and not _replace_existing():
+        if current and not env_flag("REPLACE_EXISTING_WEB_ACL"):
             kept = Change(
                 f"has web ACL {current}, not the baseline {baseline}: kept, a team chose it"
                 " (ReplaceExistingWebAcl=false); review it, tag the resource"
@@ -209,13 +208,6 @@ def _tags(resource: str, aws: Aws) -> dict[str, str]:
             raise EventError(f"{resource} is neither a REST API stage nor an AppSync API")
         found = aws("appsync").get_graphql_api(apiId=api[3])["graphqlApi"]
     return {str(k): str(v) for k, v in (found.get("tags") or {}).items()}
-
-
-def _replace_existing() -> bool:
-    raw = os.environ.get("REPLACE_EXISTING_WEB_ACL", "false").strip().lower() or "false"
-    if raw not in ("false", "true"):
-        raise SettingsError(f"REPLACE_EXISTING_WEB_ACL must be 'false' or 'true', not {raw!r}")
-    return raw == "true"
 
 
 def _check_baseline(baseline: str, resource: str, aws: Aws) -> None:

@@ -55,6 +55,15 @@ def required_env(key: str, env: Mapping[str, str] | None = None) -> str:
     return value
 
 
+def env_flag(key: str, env: Mapping[str, str] | None = None) -> bool:
+    """A "false"/"true" template parameter as the function reads it; blank is false, anything
+    else a configuration error (the template's AllowedValues make it a typo in a manual edit)."""
+    raw = (os.environ if env is None else env).get(key, "").strip().lower() or "false"
+    if raw not in ("false", "true"):
+        raise SettingsError(f"{key} must be 'false' or 'true', not {raw!r}")
+    return raw == "true"
+
+
 def _list(value: str) -> tuple[str, ...]:
     """A comma-separated list, as CloudFormation joins a CommaDelimitedList."""
     return tuple(item.strip() for item in value.split(",") if item.strip())

@@ -404,7 +404,7 @@ def test_a_replace_setting_the_template_could_not_give_fails_as_configuration(
     [outcome] = run(event("UpdateDistribution", made), "enforce")
 
     assert outcome.status is Status.FAILED
-    assert "REPLACE_EXISTING_WEB_ACL must be 'true' or 'false'" in outcome.reason
+    assert "REPLACE_EXISTING_WEB_ACL must be 'false' or 'true'" in outcome.reason
 
 
 def test_failed_calls_are_skipped_quietly(aws, stack, run):
