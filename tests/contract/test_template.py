@@ -152,7 +152,17 @@ def test_ledger_table_keeps_the_undo() -> None:
     props = table["Properties"]
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
     assert props["KeySchema"] == [{"AttributeName": "outcome_id", "KeyType": "HASH"}]
-    assert props["AttributeDefinitions"] == [{"AttributeName": "outcome_id", "AttributeType": "S"}]
+    assert props["AttributeDefinitions"] == [
+        {"AttributeName": name, "AttributeType": "S"} for name in ("outcome_id", "day", "time")
+    ]
+    # One index (CloudFormation adds one GSI per table update): history by day, newest first,
+    # as core/ledger.py writes `day` and the demo's table (tools/scenario.py) has it.
+    [index] = props["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "by-day"
+    assert index["KeySchema"] == [
+        {"AttributeName": "day", "KeyType": "HASH"},
+        {"AttributeName": "time", "KeyType": "RANGE"},
+    ]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert props["SSESpecification"]["SSEEnabled"] is True
