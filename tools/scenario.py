@@ -8,7 +8,6 @@ cannot drift apart. No remediator has code here.
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -226,27 +225,11 @@ def seed(aws: Aws, remediator: str, steps: Iterable[Step]) -> None:
             replay(aws, load_event(step.sample, remediator))
             continue
         params = _substitute(step.params, results)
-        if step.service == "moto":  # ids moto draws at random where the API takes none
-            _moto_custom_id(**params)
-            continue
         try:
             results[step.operation] = getattr(aws(step.service), step.operation)(**params)
         except ClientError as error:
             if error.response["Error"]["Code"] not in step.ok:
                 raise
-
-
-def _moto_custom_id(identifier: str, name: str, id: str) -> None:
-    """A seed step `{ service = "moto", operation = "set_custom_id", params = { identifier =
-    "<module>.<ResourceIdentifier class>", name, id } }`: the next resource of that kind and name
-    gets `id` (an API Gateway usage plan, whose create call takes no id), so that a sample event
-    can name it. In-process moto only (the demo, the tests)."""
-    from moto.utilities.id_generator import moto_id_manager
-
-    module, _, kind = identifier.rpartition(".")
-    moto_id_manager.set_custom_id(
-        getattr(importlib.import_module(module), kind)(ACCOUNT, REGION, name), id
-    )
 
 
 def _substitute(value: Any, results: Mapping[str, Any]) -> Any:
@@ -326,6 +309,37 @@ def moto_honours_cloudfront_custom_ids() -> None:
 
     create.honours_custom_ids = True  # type: ignore[attr-defined]
     CloudFrontBackend.create_distribution_with_tags = create  # type: ignore[method-assign,assignment]
+
+
+def moto_honours_usage_plan_custom_ids() -> None:
+    """Give a usage plan created with the tag `_custom_id_` that id, as moto does for REST APIs
+    (moto 5.2 ignores it for usage plans), so that the sample events can name it. In moto's
+    backend: in-process and in a moto server alike. Idempotent."""
+    from moto.apigateway.models import APIGatewayBackend
+
+    original = APIGatewayBackend.create_usage_plan
+    if getattr(original, "honours_custom_ids", False):
+        return
+
+    def create(self: Any, payload: Any) -> Any:
+        plan = original(self, payload)
+        wanted = (payload.get("tags") or {}).get("_custom_id_")
+        if wanted and wanted != plan.id:
+            self.usage_plans.pop(plan.id)
+            plan.id = wanted
+            self.usage_plans[wanted] = plan
+        return plan
+
+    create.honours_custom_ids = True  # type: ignore[attr-defined]
+    APIGatewayBackend.create_usage_plan = create  # type: ignore[method-assign]
+
+
+def moto_as_aws() -> None:
+    """Every patch that makes moto behave as AWS does where the samples need it."""
+    moto_applies_dynamodb_sse()
+    moto_updates_domain_names()
+    moto_honours_cloudfront_custom_ids()
+    moto_honours_usage_plan_custom_ids()
 
 
 def moto_updates_domain_names() -> None:

@@ -25,6 +25,7 @@ from tools.scenario import (
     load_event,
     moto_applies_dynamodb_sse,
     moto_honours_cloudfront_custom_ids,
+    moto_honours_usage_plan_custom_ids,
     moto_updates_domain_names,
     prepare,
     prepare_quiet,
@@ -270,10 +271,20 @@ def cloudfront_custom_ids(monkeypatch: pytest.MonkeyPatch) -> None:
     moto_honours_cloudfront_custom_ids()
 
 
+@pytest.fixture
+def usage_plan_custom_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bench's moto server gives usage plans their `_custom_id_`; undone after the test."""
+    from moto.apigateway.models import APIGatewayBackend
+
+    monkeypatch.setattr(APIGatewayBackend, "create_usage_plan", APIGatewayBackend.create_usage_plan)
+    moto_honours_usage_plan_custom_ids()
+
+
 @pytest.mark.parametrize(("module", "name"), _cases())
 def test_seeding_gives_each_sample_its_expected_status_again_and_again(
     aws: Any, stack: Stack, template: dict[str, Any], dynamodb_applies_sse: None,
-    domain_names_update: None, cloudfront_custom_ids: None, monkeypatch: pytest.MonkeyPatch,
+    domain_names_update: None, cloudfront_custom_ids: None, usage_plan_custom_ids: None,
+    monkeypatch: pytest.MonkeyPatch,
     module: str, name: str,
 ) -> None:  # fmt: skip
     """What the bench's sections rely on: seed, run (enforce), re-seed (the warm runs), run;

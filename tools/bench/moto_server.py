@@ -31,14 +31,8 @@ keep = set(sys.argv[2].split(",")) - {""}
 every = json.loads(iam.aws_managed_policies_data)
 iam.aws_managed_policies_data = json.dumps({k: v for k, v in every.items() if k in keep})
 sys.path.insert(0, sys.argv[3])
-from tools.scenario import (
-    moto_applies_dynamodb_sse,
-    moto_honours_cloudfront_custom_ids,
-    moto_updates_domain_names,
-)
-moto_applies_dynamodb_sse()
-moto_updates_domain_names()
-moto_honours_cloudfront_custom_ids()
+from tools.scenario import moto_as_aws
+moto_as_aws()
 from moto.server import main
 main(["-H", "127.0.0.1", "-p", sys.argv[1]])
 """

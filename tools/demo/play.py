@@ -44,9 +44,7 @@ from tools.scenario import (
     inbox,
     load_event,
     load_few_managed_policies,
-    moto_applies_dynamodb_sse,
-    moto_honours_cloudfront_custom_ids,
-    moto_updates_domain_names,
+    moto_as_aws,
     replay,
     seed_estate,
     seed_principals,
@@ -71,9 +69,7 @@ def run_modes(problems: list[str]) -> list[ModeRun]:
     }
     runs = []
     load_few_managed_policies()  # AdministratorAccess exists, as in every AWS account
-    moto_applies_dynamodb_sse()
-    moto_updates_domain_names()
-    moto_honours_cloudfront_custom_ids()
+    moto_as_aws()
     with mock_aws() as mock:
         for mode in ("report", "enforce"):
             mock.reset()  # both modes start from the same account
