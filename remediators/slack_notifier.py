@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -77,11 +77,16 @@ def redact(text: str, url: str) -> str:
     return text.replace(path, REDACTED) if len(path) > 1 else text
 
 
+def urlopen(request: urllib.request.Request, timeout: float) -> Any:
+    """urllib's own (its second positional parameter is the body, not the timeout)."""
+    return urllib.request.urlopen(request, timeout=timeout)
+
+
 @dataclass
 class Poster:
     """POST a JSON payload, honouring 429 Retry-After and retrying 5xx until `deadline`."""
 
-    opener: Opener = field(default=urllib.request.urlopen)  # type: ignore[assignment]
+    opener: Opener = urlopen
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
 

@@ -256,8 +256,10 @@ JSON_LEAF = st.one_of(
 )
 DOCUMENT = st.recursive(
     JSON_LEAF,
-    lambda children: st.lists(children, max_size=30)
-    | st.dictionaries(st.text(max_size=40), children, max_size=30),
+    lambda children: (
+        st.lists(children, max_size=30)
+        | st.dictionaries(st.text(max_size=40), children, max_size=30)
+    ),
     max_leaves=400,
 )
 CHANGE = st.fixed_dictionaries(
