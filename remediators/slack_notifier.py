@@ -13,6 +13,7 @@ log line, an exception message or a return value.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 import urllib.error
@@ -151,6 +152,13 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
+def quiet_response_bodies() -> None:
+    """botocore logs every response body at DEBUG, GetSecretValue's SecretString included: keep
+    that logger at INFO whatever the root level (a DEBUG LogLevel must not leak the URL)."""
+    parsers = logging.getLogger("botocore.parsers")
+    parsers.setLevel(max(parsers.getEffectiveLevel(), logging.INFO))
+
+
 class SlackNotifier:
     """Renders and delivers; the secret is read lazily (Powertools Parameters, cached)."""
 
@@ -168,6 +176,7 @@ class SlackNotifier:
 
     def _url(self, fresh: bool = False) -> str:
         if self._provider is None:
+            quiet_response_bodies()
             from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
             self._provider = SecretsProvider(boto3_client=self._clients("secretsmanager"))
