@@ -166,3 +166,35 @@ def test_kms_decrypt_only_on_the_stack_key_or_through_secrets_manager_for_that_s
 def test_the_parameter_takes_a_full_secret_arn_only(value: str) -> None:
     with pytest.raises(ValueError, match="does not match"):
         resolve(transform("report", template()), {SLACK_PARAMETER: value})
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
+def test_every_reference_resolves_with_slack(region: str) -> None:
+    from tests.contract.template_model import PSEUDO_PARAMETERS, references
+
+    parameters = {"Mode": "enforce", SLACK_PARAMETER: SAMPLE_SLACK_SECRET_ARN}
+    resolved = resolve(transform("enforce", template(), region), parameters, region=region)
+    resources = resolved["Resources"]
+    known = {*resources, *resolved["Parameters"], *PSEUDO_PARAMETERS}
+    dangling = set(references(resources)) | set(references(resolved["Outputs"]))
+    assert dangling - known == set()
+    assert {FUNCTION, ROLE, "SlackNotifierLogGroup"} <= set(resources)
+
+
+def test_the_notifier_imports_no_renderer_and_no_registry() -> None:
+    import subprocess
+    import sys
+
+    from tests.contract.template_model import ROOT
+
+    code = (
+        "import sys; sys.path.insert(0, 'remediators')\n"
+        "import slack_notifier\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in"
+        " ('yaml', 'samtranslator', 'tools', 'registry', 'ruamel'))\n"
+        "assert not bad, bad\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
