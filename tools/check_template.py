@@ -52,8 +52,15 @@ KEY_PARAMETER = "EncryptionKmsKeyArn"
 SAMPLE_KMS_KEY_ARN = (
     f"arn:{PARTITION}:kms:{REGION}:{ACCOUNT_ID}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 )
-# (name in build/, EncryptionKmsKeyArn): the roles without a baseline key and with one.
+SLACK_PARAMETER = "SlackWebhookSecretArn"
+SAMPLE_SLACK_SECRET_ARN = (
+    f"arn:{PARTITION}:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:autoremediate/slack-AbCdEf"
+)
+# (name in build/, EncryptionKmsKeyArn): the roles without a baseline key and with one; the
+# second case also deploys the Slack notifier (condition HasSlack), so that checkov and the
+# role check see its function and role too.
 KEY_CASES = (("", ""), ("key", SAMPLE_KMS_KEY_ARN))
+CASE_PARAMETERS = {"key": {SLACK_PARAMETER: SAMPLE_SLACK_SECRET_ARN}}
 CODE_PLACEHOLDER = "s3://placeholder-bucket/code.zip"
 # sam and checkov must neither phone home nor find real credentials: nothing here needs AWS.
 OFFLINE_ENV = {
@@ -317,7 +324,8 @@ def step_transform() -> tuple[bool, str]:
         transformed = transform(mode)
         built_path(mode).write_text(json.dumps(transformed, indent=2) + "\n", encoding="utf-8")
         for case, key in KEY_CASES:
-            resolved = resolve(transformed, {"Mode": mode, KEY_PARAMETER: key})
+            parameters = {"Mode": mode, KEY_PARAMETER: key, **CASE_PARAMETERS.get(case, {})}
+            resolved = resolve(transformed, parameters)
             built_path(mode, True, case).write_text(
                 json.dumps(resolved, indent=2) + "\n", encoding="utf-8"
             )
@@ -362,13 +370,13 @@ def step_roles() -> tuple[bool, str]:
     for mode, key, path in resolved_builds():
         resolved = json.loads(path.read_text(encoding="utf-8"))
         forbidden = write if mode == "report" else frozenset()
-        label = f"{mode} ({'with' if key else 'without'} baseline key)"
+        label = f"{mode} ({'with baseline key and Slack' if key else 'without baseline key'})"
         findings += [f"{label}: {finding}" for finding in role_findings(resolved, forbidden)]
     if findings:
         return False, "\n".join(findings)
     return True, (
         f"no wildcard action; report mode holds none of {len(write)} write actions"
-        f" (with and without a baseline key)"
+        f" (with and without a baseline key; with the Slack notifier)"
     )
 
 

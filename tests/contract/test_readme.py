@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tools.routing import functions, load_template
+from tools.routing import all_functions, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,6 +46,6 @@ def test_every_template_parameter_is_documented_with_its_default() -> None:
 
 def test_every_environment_variable_is_documented() -> None:
     documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", _section("Configuration")))
-    set_by_template = {name for f in functions(load_template()) for name in f.environment}
+    set_by_template = {name for f in all_functions(load_template()) for name in f.environment}
 
     assert set_by_template and set_by_template <= documented
