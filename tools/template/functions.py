@@ -113,6 +113,10 @@ def _guards_own_roles(policy: Policy) -> bool:
     return bool(targets) and all(targets)
 
 
+OPERATING_ROLES = (("HasSlack", "SlackNotifierRole"),)
+"""(condition, role) of the functions of shared.yaml that are not remediators: guarded too."""
+
+
 def _guard(
     policy: Policy, prefix: str, placed: dict[str, str], stack: list[Declaration], east: bool
 ) -> Any:
@@ -120,6 +124,10 @@ def _guard(
     policy cannot name its own role). In another region the us-east-1-only roles do not exist."""
     roles = [
         get_att(f"{logical_prefix(d)}Role", "Arn") for d in stack if east or not d.us_east_1_only
+    ]
+    roles += [
+        {"Fn::If": [condition, get_att(role, "Arn"), ref("AWS::NoValue")]}
+        for condition, role in OPERATING_ROLES
     ]
     statements = [
         _statement(s.sid, list(s.actions), roles, s.condition, s.effect) for s in policy.statements
