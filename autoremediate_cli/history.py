@@ -6,6 +6,7 @@ day at a time, from today back to `--since`; approvals carry no `day` and stay o
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -22,7 +23,10 @@ MAX_DAYS_BACK = 400
 
 def since_spec(text: str) -> str:
     """argparse type of --since: `7d`, `12h`, `30m`, or a date (YYYY-MM-DD) or ISO time."""
-    parse_since(text, datetime.now(UTC))
+    try:
+        parse_since(text, datetime.now(UTC))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return text
 
 
