@@ -58,7 +58,8 @@ def embedded_account() -> Iterator[Context]:
         scenario.moto_updates_domain_names()
         scenario.moto_honours_cloudfront_custom_ids()
         ids = (f"local-{n:04d}" for n in itertools.count(1))
-        with mock_aws(), mock.patch.object(Runner, "_new_id", lambda _self: next(ids)):
+        with mock_aws() as moto, mock.patch.object(Runner, "_new_id", lambda _self: next(ids)):
+            moto.reset()  # a fresh account, even where another mock was already running
             yield _play()
 
 
