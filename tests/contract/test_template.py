@@ -152,7 +152,15 @@ def test_ledger_table_keeps_the_undo() -> None:
     props = table["Properties"]
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
     assert props["KeySchema"] == [{"AttributeName": "outcome_id", "KeyType": "HASH"}]
-    assert props["AttributeDefinitions"] == [{"AttributeName": "outcome_id", "AttributeType": "S"}]
+    assert props["AttributeDefinitions"] == [
+        {"AttributeName": name, "AttributeType": "S"} for name in ("outcome_id", "day", "time")
+    ]
+    [index] = props["GlobalSecondaryIndexes"]  # history without a scan (autoremediate history)
+    assert index["IndexName"] == "by-day"
+    assert index["KeySchema"] == [
+        {"AttributeName": "day", "KeyType": "HASH"},
+        {"AttributeName": "time", "KeyType": "RANGE"},
+    ]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert props["SSESpecification"]["SSEEnabled"] is True
