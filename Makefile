@@ -48,6 +48,7 @@ $(UV):
 $(TEST)/.ok: requirements/test.txt | $(UV)
 	$(UV) venv -q --allow-existing -p $(PYTHON) $(VENV)/test
 	VIRTUAL_ENV=$(VENV)/test $(UV) pip install -q -r requirements/test.txt
+	VIRTUAL_ENV=$(VENV)/test $(UV) pip install -q --no-deps -e .  # the autoremediate command
 	touch $@
 
 $(SAM): requirements/sam.txt | $(UV)

@@ -93,6 +93,8 @@ class TagChange(NamedTuple):
     actor: str
     when: str
     event_id: str
+    caller: str = ""
+    """The caller's own ARN (an assumed role's session), as `autoremediate undo` records it."""
 
     def __str__(self) -> str:
         return self.arn
@@ -110,7 +112,8 @@ class ExemptionTagApproval(Remediator[TagChange]):
             return []
         arn = resource_arn(trigger)
         actor = trigger.actor.session_issuer_arn or trigger.actor.arn
-        return [TagChange(arn, value, actor, trigger.event_time, trigger.event_id)]
+        event = (trigger.event_time, trigger.event_id, trigger.actor.arn)
+        return [TagChange(arn, value, actor, *event)]
 
     def evaluate(self, target: TagChange, aws: Aws) -> Evaluation:
         ledger = Ledger(aws, required_env("LEDGER_TABLE"))
@@ -122,6 +125,11 @@ class ExemptionTagApproval(Remediator[TagChange]):
                 ledger.put_approval(key, {**record, "value": None, "reason": "tag removed"})
             return Evaluation(target.arn)
         approver = matching_pattern(target.actor, _approvers())
+        if not approver and _undo_approved(ledger.approval(key), target):
+            summary = "tag set by autoremediate undo, with the approval it recorded"
+            after = {EXEMPT_TAG: target.value}
+            change = Change(summary, target.arn, None, after, None)
+            return Evaluation(target.arn, (change,), {EXEMPT_TAG: target.value})
         today = datetime.now(UTC).date()  # the approval's lifetime starts when it is recorded
         terms = tag_terms(target.value, today, _max_days())
         if not approver or terms.problem:
@@ -142,6 +150,15 @@ class ExemptionTagApproval(Remediator[TagChange]):
         summary = "approval recorded in the ledger" + (f" ({terms.note})" if terms.note else "")
         change = Change(summary, target.arn, None, {EXEMPT_TAG: target.value, "until": until}, None)
         return Evaluation(target.arn, (change,), {EXEMPT_TAG: target.value})
+
+
+def _undo_approved(approval: Mapping[str, Any] | None, target: TagChange) -> bool:
+    """Whether `autoremediate undo` recorded the approval of exactly this value, by the same
+    caller, before it set the tag: the tag's own event must not revoke it (the approver's rules
+    are for tags that people set; undo exempts what it restored, for UndoExemptionDays)."""
+    if not approval or not approval.get("undo") or approval.get("value") != target.value:
+        return False
+    return approval.get("by") in {target.actor, target.caller} - {""}
 
 
 _UNTOUCHED = "\0untouched"

@@ -305,8 +305,8 @@ class Runner:
         applied = outcome.outcome_id and any(c.undo for c in outcome.changes)
         if outcome.changes and (status in ("REMEDIATED", "FAILED", "APPLYING") or applied):
             report["undo"] = (
-                f"python -m core.undo {outcome_id} --table {self.settings.ledger_table}"
-                " (in remediators/, with administrator credentials)"
+                f"autoremediate undo {outcome_id} --table {self.settings.ledger_table}"
+                " (with administrator credentials)"
             )
         return report
 

@@ -142,7 +142,7 @@ def test_enforce_mode_fixes_exactly_what_it_should_and_can_be_undone(aws, stack,
     [note] = inbox(aws, stack)
     assert note["attributes"]["status"] == "REMEDIATED"
     assert note["body"]["undo"].startswith(
-        f"python -m core.undo {outcome.outcome_id} --table {stack.table}"
+        f"autoremediate undo {outcome.outcome_id} --table {stack.table}"
     )
 
     # Quiet when all is well: the same event again finds the resource compliant; where the fix

@@ -482,7 +482,7 @@ def test_without_a_tls_deny_the_tls_change_is_made_and_the_manual_one_reported(
     assert "KmsMasterKeyId" not in after or not after["KmsMasterKeyId"]
     assert statements(aws)[-1]["Sid"] == TLS_SID
     [note] = inbox(aws, stack)
-    assert note["body"]["undo"].startswith(f"python -m core.undo {outcome.outcome_id}")
+    assert note["body"]["undo"].startswith(f"autoremediate undo {outcome.outcome_id} --table")
 
     undo(outcome.outcome_id, Ledger(aws, stack.table), aws)
     assert state(aws) == before

@@ -71,7 +71,7 @@ def change(
 
 
 def undo_hint(outcome_id: str) -> str:
-    return f"python -m core.undo {outcome_id} --table autoremediate-Ledger"
+    return f"autoremediate undo {outcome_id} --table autoremediate-Ledger"
 
 
 DIRTY = Evaluation(ROLE_ARN, (change(),))

@@ -177,7 +177,7 @@ def test_live_state_shows_the_fix_and_the_undo(sections: dict[str, str]) -> None
     assert "organizations:LeaveOrganization" in after  # the Deny stays
     assert "attached policies: before AdministratorAccess, after (none)" in state
     assert '"Sid":"AutoremediateNoOpenTrust","Effect":"Deny"' in state
-    assert "python -m core.undo " in enforce
+    assert "autoremediate undo " in enforce
     assert "= aws iam put-role-policy --role-name app-deploy-role --policy-name" in enforce
 
 

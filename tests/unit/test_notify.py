@@ -41,7 +41,7 @@ def report(**overrides: Any) -> dict[str, Any]:
             }
         ],
         "time": "2026-11-24T12:00:00+00:00",
-        "undo": "python -m core.undo 20261124T120000Z-0123456789ab",
+        "undo": "autoremediate undo 20261124T120000Z-0123456789ab --table autoremediate-Ledger",
     }
     base.update(overrides)
     return base
