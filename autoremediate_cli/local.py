@@ -54,9 +54,7 @@ def embedded_account() -> Iterator[Context]:
         from tools import scenario
 
         scenario.load_few_managed_policies()
-        scenario.moto_applies_dynamodb_sse()
-        scenario.moto_updates_domain_names()
-        scenario.moto_honours_cloudfront_custom_ids()
+        scenario.moto_as_aws()
         ids = (f"local-{n:04d}" for n in itertools.count(1))
         with mock_aws() as moto, mock.patch.object(Runner, "_new_id", lambda _self: next(ids)):
             moto.reset()  # a fresh account, even where another mock was already running

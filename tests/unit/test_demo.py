@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # "Fits a screen", kept honest as the functions grow: the IAM story and the frame take 129
 # lines; every other function ~10 (a row, its details and its notification in each mode, a
 # live-state line; RDS's five manual steps take 16, a plain fix 6). The limit grows by that.
-FIXED_LINES = 130
+FIXED_LINES = 145  # 15 of them: the autoremediate command's history and undo at the end
 LINES_PER_FUNCTION = 10
 WIDTH = 120
 NOTIFIED = ("WOULD_REMEDIATE", "REMEDIATED")  # the others are quiet: logged, never published

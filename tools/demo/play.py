@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tools.demo.checks import check_run
+from tools.demo.command import print_command
 from tools.demo.lambda_env import (
     FakeContext,
     demo_settings,
@@ -89,6 +90,7 @@ def run_modes(problems: list[str]) -> list[ModeRun]:
             print_mode(run)
             if mode == "enforce":
                 print_undo(aws, stack, run.rows)
+                print_command(aws, stack, run.rows, problems)
             runs.append(run)
     return runs
 

@@ -49,7 +49,7 @@ def print_mode(run: ModeRun) -> None:
 def _print_row(
     cells: tuple[str, ...], columns: tuple[tuple[str, int], ...], row: Row, mode: str
 ) -> None:
-    lead = " ".join(_clip(c, w).ljust(w) for c, (_, w) in zip(cells, columns, strict=True))
+    lead = " ".join(clip(c, w).ljust(w) for c, (_, w) in zip(cells, columns, strict=True))
     print(lead.rstrip())
     for detail in row.details:
         steps = manual_steps([detail])
@@ -102,7 +102,7 @@ def _print_notes(notes: list[Mapping[str, Any]], whose: str = "") -> None:
         repeat = 1
         while i + repeat < len(lines) and lines[i + repeat] == lines[i]:
             repeat += 1
-        print(_clip(lines[i] + (f"  (x{repeat})" if repeat > 1 else ""), WIDTH))
+        print(clip(lines[i] + (f"  (x{repeat})" if repeat > 1 else ""), WIDTH))
         i += repeat
 
 
@@ -116,10 +116,10 @@ def print_undo(aws: Aws, stack: Stack, rows: list[Row]) -> None:
         return
     entry = Ledger(aws, stack.table).get(row.outcome_id)
     print(f"\nledger entry {row.outcome_id} ({entry['status']}) of PutRolePolicy; undo it with")
-    print(_clip(f"  {entry.get('undo', '(no undo command recorded)')}", WIDTH))
+    print(clip(f"  {entry.get('undo', '(no undo command recorded)')}", WIDTH))
     for change in entry.get("changes", []):
         for cli in change.get("undo_cli", []):
-            print(_clip(f"  = {cli}", WIDTH))
+            print(clip(f"  = {cli}", WIDTH))
 
 
 def print_state(runs: list[ModeRun]) -> None:
@@ -134,8 +134,8 @@ def print_state(runs: list[ModeRun]) -> None:
         print(key)
         for label, lines in (("before", old), ("after", new)):
             for i, line in enumerate(lines):
-                print(_clip(f"  {label if i == 0 else '':<7}{line}", WIDTH))
+                print(clip(f"  {label if i == 0 else '':<7}{line}", WIDTH))
 
 
-def _clip(text: str, width: int) -> str:
+def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 2] + ".."
