@@ -105,9 +105,7 @@ def test_trips_after_n_remediations_once_and_resets_after_the_window(
     assert [n["body"].get("conflict") for n in inbox(aws, stack)] == [None, None, None, True]
 
 
-def test_parameters_set_the_limit_and_the_window(
-    aws: Any, stack: Any, fixed_now: datetime
-) -> None:
+def test_parameters_set_the_limit_and_the_window(aws: Any, stack: Any, fixed_now: datetime) -> None:
     bucket(aws, {})
     env = {"CIRCUIT_BREAKER_REMEDIATIONS": "1", "CIRCUIT_BREAKER_MINUTES": "5"}
     assert round_at(aws, stack, fixed_now, env).status is Status.REMEDIATED
