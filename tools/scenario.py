@@ -62,6 +62,9 @@ def load_few_managed_policies() -> None:
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
 
 
+KILL_SWITCH = f"/{STACK_NAME}/kill-switch"
+
+
 @dataclass(frozen=True)
 class Stack:
     """What `sam deploy` creates that the functions use: ledger table and topic (+ a test inbox),
@@ -74,6 +77,8 @@ class Stack:
     cloudfront_web_acl_arn: str = (
         f"arn:aws:wafv2:us-east-1:{ACCOUNT}:global/webacl/{STACK_NAME}-baseline-cloudfront/0"
     )
+    kill_switch: str = KILL_SWITCH
+    """The SSM parameter of template.yaml's KillSwitchParameter (`off`: the deployed Mode holds)."""
 
     def env(self, mode: str = "report") -> dict[str, str]:
         return {
@@ -83,6 +88,7 @@ class Stack:
             "EXEMPT_PRINCIPALS": "",
             "OWN_ROLE_ARNS": OWN_ROLE_ARN,
             "WILDCARD_LEVEL": "service",
+            "KILL_SWITCH_PARAMETER": self.kill_switch,
         }
 
 
@@ -113,6 +119,7 @@ def deploy_stack(aws: Aws) -> Stack:
     aws("sns").subscribe(
         TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"]
     )
+    aws("ssm").put_parameter(Name=KILL_SWITCH, Value="off", Type="String")
     acls = {scope: _web_acl(aws, scope) for scope in ("REGIONAL", "CLOUDFRONT")}
     return Stack(table, topic_arn, inbox, acls["REGIONAL"], acls["CLOUDFRONT"])
 

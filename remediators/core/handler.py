@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from core.clients import Clients
+from core.kill_switch import KillSwitch
 from core.observability import logger
 from core.remediator import Remediator
 from core.runner import Runner, summarise
@@ -21,6 +22,7 @@ def lambda_handler(remediator: Remediator[Any], clients: Clients | None = None) 
     on every event (a dictionary lookup), so that a changed MODE can never be served stale.
     """
     aws = clients or Clients()
+    kill_switch = KillSwitch(aws)  # its cache (at most 60 s) outlives each event
 
     def handler(event: Any, context: Any) -> list[Mapping[str, Any]]:
         event_id = event.get("id") if isinstance(event, Mapping) else None
@@ -28,6 +30,7 @@ def lambda_handler(remediator: Remediator[Any], clients: Clients | None = None) 
         logger.append_keys(
             remediator=remediator.name, request_id=getattr(context, "aws_request_id", None)
         )
-        return summarise(Runner(remediator, Settings.from_env(), aws).run(event))
+        runner = Runner(remediator, Settings.from_env(), aws, kill_switch=kill_switch)
+        return summarise(runner.run(event))
 
     return handler

@@ -63,7 +63,8 @@ def subject(report: Mapping[str, Any]) -> str:
     """E.g. '[REMEDIATED] iam_policy_least_privilege: role/app-deploy-role (by alice)'."""
     resource = str(report.get("resource_arn") or "unknown resource").split(":", 5)[-1]
     actor = str((report.get("actor") or {}).get("arn", "")).rsplit("/", 1)[-1]
-    text = f"[{report['status']}] {report['remediator']}: {resource}"
+    label = "CONFLICT" if report.get("conflict") else report["status"]  # circuit breaker
+    text = f"[{label}] {report['remediator']}: {resource}"
     if actor:
         text += f" (by {actor})"
     # SNS subjects must be printable ASCII without line breaks.

@@ -115,3 +115,7 @@ class Outcome:
     nor published: principle 5, be quiet when all is well."""
     severity: str = ""
     """Set to override the remediator's severity (a change made with our own role: HIGH)."""
+    managed_by: str = ""
+    """Who manages the resource as code, from its tags (core.owner): where the fix belongs."""
+    conflict: bool = False
+    """The one notice that the circuit breaker opened on this resource (core.circuit_breaker)."""

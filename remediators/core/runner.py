@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from core import loop_guard
+from core.circuit_breaker import BreakerError, CircuitBreaker, notice
 from core.event import EventError, Trigger, parse
 from core.exemptions import (
     EXEMPT_TAG,
@@ -21,10 +22,12 @@ from core.exemptions import (
     principal_exemption,
     tag_exemption,
 )
+from core.kill_switch import KillSwitch
 from core.ledger import Ledger
 from core.notify import Notifier
 from core.observability import count_outcome, logger
 from core.outcome import Change, Mode, Outcome, Status
+from core.owner import advice, managed_by
 from core.remediator import Aws, Evaluation, Remediator
 from core.settings import Settings, SettingsError
 
@@ -74,7 +77,11 @@ class Runner:
         aws: Aws,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
+        kill_switch: KillSwitch | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
+        """`kill_switch`: pass one that outlives the runner (core.handler does) to cache its
+        reads across events; `breaker`: by default the ledger's (core.circuit_breaker)."""
         self.remediator = remediator
         self.sleep = sleep
         self.settings = settings
@@ -82,9 +89,17 @@ class Runner:
         self.ledger = Ledger(aws, settings.ledger_table)
         self.notifier = Notifier(aws, settings.topic_arn, settings.omit_documents)
         self.now = now
+        self.kill_switch = kill_switch or KillSwitch(aws)
+        self.breaker = breaker or CircuitBreaker(
+            aws, settings.ledger_table, settings.breaker_remediations, settings.breaker_minutes
+        )
+        self.mode = settings.mode
+        self.paused = ""
+        """Why this event is handled in report mode although enforce is deployed (kill switch)."""
 
     def run(self, event: Any) -> list[Outcome]:
         """Handle one event; raise TransientError at the end if any outcome should be retried."""
+        self._decide_mode()
         try:
             trigger = parse(event)
         except EventError as error:
@@ -107,6 +122,18 @@ class Runner:
             )
         return outcomes
 
+    def _decide_mode(self) -> None:
+        """Once per event: the deployed mode, downgraded to report while the kill switch is on
+        (or cannot be read). Never upgraded: in report mode the switch is not even read."""
+        self.mode, self.paused = self.settings.mode, ""
+        if self.mode is not Mode.ENFORCE or not self.settings.kill_switch_parameter:
+            return
+        reading = self.kill_switch.read(self.settings.kill_switch_parameter)
+        if reading.engaged:
+            self.mode, self.paused = Mode.REPORT, reading.why
+            log = logger.warning if reading.unreadable else logger.info
+            log("kill switch: report only", extra={"why": reading.why})
+
     def _quiet_skip(self, trigger: Trigger) -> str:
         """Events that changed nothing: logged, never notified. (Our own changes are not among
         them: they are re-checked, see core.loop_guard.)"""
@@ -125,6 +152,12 @@ class Runner:
             return self._aws_failure(error, str(target), "reading the resource")
         except SettingsError as error:  # a retry cannot fix configuration: say so once
             return Outcome(Status.FAILED, name, str(target), f"configuration error: {error}")
+        outcome = self._decide(trigger, target, own_role, found)
+        owner = managed_by(found.tags)  # where the lasting fix belongs, whatever we did
+        return replace(outcome, managed_by=owner) if owner else outcome
+
+    def _decide(self, trigger: Trigger, target: Any, own_role: str, found: Evaluation) -> Outcome:
+        name = self.remediator.name
         if not found.changes:
             reason = loop_guard.ECHO if own_role else "compliant"
             return Outcome(Status.COMPLIANT, name, found.arn, reason, quiet=True)
@@ -140,19 +173,50 @@ class Runner:
             exemption = self._exemption(found)
         if exemption:
             return Outcome(Status.EXEMPT, name, found.arn, exemption, found.changes)
-        if self.settings.mode is Mode.REPORT:
-            return Outcome(Status.WOULD_REMEDIATE, name, found.arn, "report mode", found.changes)
+        if self.mode is Mode.REPORT:
+            reason = f"report only: {self.paused}" if self.paused else "report mode"
+            return Outcome(Status.WOULD_REMEDIATE, name, found.arn, reason, found.changes)
         manual = tuple(c for c in found.changes if c.call is None)
         automatic = tuple(c for c in found.changes if c.call is not None)
         if not automatic:
             reason = "cannot be fixed in place: manual steps needed"
             return Outcome(Status.WOULD_REMEDIATE, name, found.arn, reason, found.changes)
+        held = self._breaker(found)
+        if held:
+            return held
         done = self._enforce(trigger, target, replace(found, changes=automatic))
         if manual and done.status is Status.REMEDIATED:  # what we could fix is fixed, not all
             reason = f"{len(done.changes)} change(s) made and verified; manual steps still needed"
             changes = done.changes + manual
             return replace(done, status=Status.WOULD_REMEDIATE, reason=reason, changes=changes)
         return done
+
+    def _breaker(self, found: Evaluation) -> Outcome | None:
+        """Count this remediation (before anything is applied), or, when the resource was
+        remediated too often of late, report only: something keeps reverting our fix."""
+        name = self.remediator.name
+        try:
+            verdict = self.breaker.admit(found.arn, self.now())
+        except (ClientError, BotoCoreError) as error:
+            doing = "counting remediations for the circuit breaker; nothing was changed"
+            return self._aws_failure(error, found.arn, doing, resource_error=False)
+        except BreakerError as error:
+            reason = f"{error}; nothing was changed (will retry)"
+            return Outcome(Status.FAILED, name, found.arn, reason, transient=True)
+        if not verdict.open:
+            return None
+        reason = notice(verdict, managed_by(found.tags), self.settings.breaker_minutes)
+        if not verdict.first:
+            reason += " (said once, when the breaker opened)"
+        return Outcome(
+            Status.WOULD_REMEDIATE,
+            name,
+            found.arn,
+            reason,
+            found.changes,
+            severity="HIGH" if verdict.first else "",
+            conflict=verdict.first,
+        )
 
     def _exemption(self, found: Evaluation) -> str:
         reason = builtin_exemption(found.arn) or principal_exemption(
@@ -257,7 +321,7 @@ class Runner:
 
     def _finish(self, trigger: Trigger | None, outcome: Outcome) -> Outcome:
         """Log, count, ledger and publish one outcome (quiet ones are only logged and counted)."""
-        count_outcome(self.remediator.name, outcome.status, self.settings.mode)
+        count_outcome(self.remediator.name, outcome.status, self.mode)
         log = {"status": outcome.status, "resource": outcome.resource_arn, "reason": outcome.reason}
         if outcome.quiet:
             logger.info("quiet outcome", extra=log)
@@ -276,7 +340,7 @@ class Runner:
             self.notifier.publish(report)
         except (ClientError, BotoCoreError):
             logger.exception("notification failed", extra={"outcome_id": outcome_id})
-            count_outcome(self.remediator.name, "NOTIFICATION_FAILED", self.settings.mode)
+            count_outcome(self.remediator.name, "NOTIFICATION_FAILED", self.mode)
         return replace(outcome, outcome_id=outcome_id)
 
     def _report(
@@ -288,7 +352,7 @@ class Runner:
             "outcome_id": outcome_id,
             "remediator": self.remediator.name,
             "status": status,
-            "mode": self.settings.mode.value,
+            "mode": self.mode.value,
             "severity": _severity(status, outcome.severity or self.remediator.severity),
             "account": trigger.account if trigger else "",
             "region": trigger.region if trigger else "",
@@ -302,6 +366,13 @@ class Runner:
             ],
             "time": self.now().isoformat(timespec="seconds"),
         }
+        if self.paused:
+            report["kill_switch"] = self.paused
+        if outcome.managed_by:
+            report["managed_by"] = outcome.managed_by
+            report["advice"] = advice(outcome.managed_by)
+        if outcome.conflict:
+            report["conflict"] = True
         applied = outcome.outcome_id and any(c.undo for c in outcome.changes)
         if outcome.changes and (status in ("REMEDIATED", "FAILED", "APPLYING") or applied):
             report["undo"] = (

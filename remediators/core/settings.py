@@ -23,6 +23,13 @@ class Settings:
     """The roles of our own functions: the loop guard re-checks the events of their calls."""
     omit_documents: bool = False
     """NOTIFICATION_DOCUMENTS=omit: notifications carry summaries, the ledger the documents."""
+    kill_switch_parameter: str = ""
+    """KILL_SWITCH_PARAMETER: the SSM parameter that turns enforce into report (core.kill_switch);
+    empty (outside the template) means no kill switch."""
+    breaker_remediations: int = 3
+    """CIRCUIT_BREAKER_REMEDIATIONS: more remediations of one resource than this ..."""
+    breaker_minutes: int = 60
+    """CIRCUIT_BREAKER_MINUTES: ... within this many minutes open the circuit breaker."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -44,6 +51,9 @@ class Settings:
             exempt_principals=_list(env.get("EXEMPT_PRINCIPALS", "")),
             own_role_arns=_list(env.get("OWN_ROLE_ARNS", "")),
             omit_documents=documents == "omit",
+            kill_switch_parameter=env.get("KILL_SWITCH_PARAMETER", "").strip(),
+            breaker_remediations=_positive(env, "CIRCUIT_BREAKER_REMEDIATIONS", 3),
+            breaker_minutes=_positive(env, "CIRCUIT_BREAKER_MINUTES", 60),
         )
 
 
@@ -62,6 +72,19 @@ def env_flag(key: str, env: Mapping[str, str] | None = None) -> bool:
     if raw not in ("false", "true"):
         raise SettingsError(f"{key} must be 'false' or 'true', not {raw!r}")
     return raw == "true"
+
+
+def _positive(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{key} must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise SettingsError(f"{key} must be 1 or more, not {value}")
+    return value
 
 
 def _list(value: str) -> tuple[str, ...]:

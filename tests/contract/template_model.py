@@ -57,6 +57,7 @@ INFRASTRUCTURE_ACTIONS = frozenset(
         "dynamodb:UpdateItem",
         "dynamodb:GetItem",
         "sns:Publish",
+        "ssm:GetParameter",  # the kill switch, read only
         "kms:GenerateDataKey",
         "kms:Decrypt",
         "sqs:SendMessage",
@@ -85,6 +86,9 @@ COMMON_ENVIRONMENT = {
     "MODE": {"Ref": "Mode"},
     "EXEMPT_PRINCIPALS": {"Fn::Join": [",", {"Ref": "ExemptPrincipalArns"}]},
     "NOTIFICATION_DOCUMENTS": {"Ref": "NotificationDocuments"},
+    "KILL_SWITCH_PARAMETER": {"Ref": "KillSwitchParameter"},
+    "CIRCUIT_BREAKER_REMEDIATIONS": {"Ref": "CircuitBreakerRemediations"},
+    "CIRCUIT_BREAKER_MINUTES": {"Ref": "CircuitBreakerMinutes"},
     "POWERTOOLS_SERVICE_NAME": "autoremediate",
     "POWERTOOLS_METRICS_NAMESPACE": "Autoremediate",
     "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},

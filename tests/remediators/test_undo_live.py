@@ -274,7 +274,7 @@ def test_entry_left_applying_is_not_replayed(aws, stack, run):
     with pytest.raises(TimeoutError):
         run(load_event("UpdateAssumeRolePolicy"), "enforce", aws_=DiesWhileWriting(aws))
     items = aws("dynamodb").scan(TableName=stack.table)["Items"]
-    [left] = [json.loads(i["record"]["S"]) for i in items]
+    [left] = [json.loads(i["record"]["S"]) for i in items if "record" in i]  # no breaker#
     assert left["status"] == "APPLYING" and left["changes"][0]["undo"]
     aws("iam").update_assume_role_policy(RoleName="open-trust-role",
                                          PolicyDocument=json.dumps(CODEBUILD_TRUST))  # fmt: skip

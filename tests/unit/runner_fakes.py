@@ -20,6 +20,7 @@ from botocore.exceptions import (
     ClientError,
 )
 
+from core.circuit_breaker import CircuitBreaker, Verdict
 from core.event import Trigger
 from core.outcome import Call, Change, Mode, Outcome
 from core.remediator import Aws, Evaluation, Remediator
@@ -189,6 +190,17 @@ class Scripted(Remediator[str]):
         return {"ResponseMetadata": {"HTTPStatusCode": 200}}
 
 
+class NeverOpen(CircuitBreaker):
+    """A circuit breaker that admits every remediation and calls nothing: these tests follow
+    the ledger and apply order, which the real breaker's counter calls would interleave."""
+
+    def __init__(self) -> None:
+        pass
+
+    def admit(self, resource_arn: str, now: datetime) -> Verdict:
+        return Verdict(False)
+
+
 @dataclass
 class World:
     runner: Runner
@@ -230,7 +242,14 @@ def world(
     aws = FakeAws(order)
     scripted = remediator(order, evaluations, **kwargs)
     slept: list[float] = []
-    runner = Runner(scripted, settings(mode, exempt, own), aws, now=lambda: now, sleep=slept.append)
+    runner = Runner(
+        scripted,
+        settings(mode, exempt, own),
+        aws,
+        now=lambda: now,
+        sleep=slept.append,
+        breaker=NeverOpen(),  # the breaker's own tests: tests/remediators/test_circuit_breaker.py
+    )
     return World(runner, scripted, aws, order, slept)
 
 

@@ -178,3 +178,23 @@ def test_notification_documents(raw: str, omit: bool) -> None:
 def test_invalid_notification_documents_is_an_error(raw: str) -> None:
     with pytest.raises(SettingsError, match="NOTIFICATION_DOCUMENTS"):
         Settings.from_env(env(NOTIFICATION_DOCUMENTS=raw))
+
+
+def test_circuit_breaker_and_kill_switch_settings() -> None:
+    values = env(
+        CIRCUIT_BREAKER_REMEDIATIONS="5",
+        CIRCUIT_BREAKER_MINUTES="15",
+        KILL_SWITCH_PARAMETER=" /autoremediate/kill-switch ",
+    )
+    settings = Settings.from_env(values)
+    assert (settings.breaker_remediations, settings.breaker_minutes) == (5, 15)
+    assert settings.kill_switch_parameter == "/autoremediate/kill-switch"
+    defaults = Settings.from_env(env())
+    assert (defaults.breaker_remediations, defaults.breaker_minutes) == (3, 60)
+    assert defaults.kill_switch_parameter == ""
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "three", "2.5"])
+def test_circuit_breaker_settings_refuse_what_the_template_cannot_set(raw: str) -> None:
+    with pytest.raises(SettingsError, match="CIRCUIT_BREAKER_MINUTES"):
+        Settings.from_env(env(CIRCUIT_BREAKER_MINUTES=raw))

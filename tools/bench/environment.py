@@ -67,7 +67,11 @@ def resolve(value: Any, template: Mapping[str, Any], stack: Stack) -> str | list
             return [p for p in default.split(",") if p] if is_list else default
         if key == "Ref" and arg in template.get("Resources", {}):
             kind = template["Resources"][arg].get("Type")
-            by_type = {"AWS::DynamoDB::Table": stack.table, "AWS::SNS::Topic": stack.topic_arn}
+            by_type = {
+                "AWS::DynamoDB::Table": stack.table,
+                "AWS::SNS::Topic": stack.topic_arn,
+                "AWS::SSM::Parameter": stack.kill_switch,
+            }
             if kind in by_type:
                 return by_type[kind]
         if key == "Fn::GetAtt":

@@ -25,6 +25,10 @@ DEAD_LETTER_QUEUE = "RemediationDeadLetterQueue"
 RETRY_POLICY = {"MaximumRetryAttempts": 4, "MaximumEventAgeInSeconds": 3600}
 CLOUDTRAIL = "AWS API Call via CloudTrail"
 CONFIG = "Config Configuration Item Change"
+KILL_SWITCH_ARN = (  # the parameter /${AWS::StackName}/kill-switch (shared.yaml)
+    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
+    ":parameter/${AWS::StackName}/kill-switch"
+)
 # How a service is called in the checkov reason of each function (others: short prefixes in
 # upper case, e.g. EC2, longer ones capitalised, e.g. Kinesis).
 SERVICE_NAMES = {
@@ -103,6 +107,31 @@ def resources(declaration: Declaration, stack: list[Declaration]) -> dict[str, A
         f"{prefix}Role": role,
         **guards,
         f"{prefix}Function": function,
+        f"{prefix}ErrorsAlarm": _errors_alarm(declaration, prefix, placed),
+    }
+
+
+def _errors_alarm(declaration: Declaration, prefix: str, placed: dict[str, str]) -> Any:
+    """Any error of the function, published to the topic. Errors include the transient
+    failures that Lambda retries (the runner raises after notifying them): those too are
+    worth a look, and the dead-letter alarm says when every retry failed."""
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        **placed,
+        "Properties": {
+            "AlarmDescription": f"The {declaration.title} function ({declaration.name}) failed"
+            " in the last 5 minutes: read its log group.",
+            "Namespace": "AWS/Lambda",
+            "MetricName": "Errors",
+            "Dimensions": [{"Name": "FunctionName", "Value": ref(f"{prefix}Function")}],
+            "Statistic": "Sum",
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "Threshold": 0,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [ref("NotificationTopic")],
+        },
     }
 
 
@@ -176,14 +205,18 @@ def _role(declaration: Declaration, prefix: str) -> dict[str, Any]:
 
 
 def _core_policy(prefix: str) -> dict[str, Any]:
-    """What every function needs: the ledger, the topic, the stack key, its dead-letter queue,
-    its own log group and X-Ray."""
+    """What every function needs: the ledger (outcomes, approvals, circuit-breaker counts), the
+    topic, the kill switch, the stack key, its dead-letter queue, its own log group and X-Ray."""
     ledger = get_att("LedgerTable", "Arn")
     statements: list[Any] = [
         _statement(
             "Ledger", ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"], ledger
         ),
         _statement("Notify", ["sns:Publish"], ref("NotificationTopic")),
+        Commented(
+            _statement("KillSwitch", ["ssm:GetParameter"], sub(KILL_SWITCH_ARN)),
+            "Read only: the kill switch can turn enforce into report, and nothing of ours sets it.",
+        ),
         _statement("StackKey", ["kms:GenerateDataKey", "kms:Decrypt"], get_att("StackKey", "Arn")),
         _statement("AsyncDeadLetterQueue", ["sqs:SendMessage"], get_att(DEAD_LETTER_QUEUE, "Arn")),
         _statement(

@@ -6,15 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from core.declaration import Declaration, get_att, ref
+from tools.template import dashboard
 from tools.template.functions import IAM_EVENT_REGION, logical_prefix
 from tools.template.yaml_text import Commented
 
 TOPIC = "NotificationTopic"
-BANNER = "  # " + "-" * 50 + " the topic policy: it names every function's role"
+BANNER = "  # " + "-" * 30 + " the topic policy and the dashboard: they name every function"
 
 
 def resources(declared: list[Declaration]) -> dict[str, Any]:
-    return {"NotificationTopicPolicy": _topic_policy(declared)}
+    return {
+        "NotificationTopicPolicy": _topic_policy(declared),
+        "OperationsDashboard": dashboard.resource(declared),
+    }
 
 
 def _topic_policy(declared: list[Declaration]) -> Any:
