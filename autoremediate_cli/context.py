@@ -42,6 +42,8 @@ class Context:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     functions: list[dict[str, str]] | None = None
     """The stack's functions and modes when known without asking Lambda (--local)."""
+    kill_switch: str = ""
+    """The stack's kill switch: an SSM parameter name (output KillSwitchParameterName)."""
 
     @property
     def exemption_days(self) -> int:
@@ -104,6 +106,7 @@ def aws_context(
         topic_arn=outputs.get("NotificationTopicArn", ""),
         undo_days=parse_days(outputs.get("UndoExemptionDays"), DEFAULT_UNDO_DAYS),
         max_days=parse_days(parameters.get("ExemptionMaxDays"), DEFAULT_MAX_DAYS),
+        kill_switch=outputs.get("KillSwitchParameterName", ""),
     )
 
 

@@ -103,6 +103,7 @@ def _play() -> Context:
         stack.table,
         stack=STACK_NAME,
         topic_arn=stack.topic_arn,
+        kill_switch=stack.kill_switch,
         undo_days=_default(parameters, "UndoExemptionDays", DEFAULT_UNDO_DAYS),
         max_days=_default(parameters, "ExemptionMaxDays", DEFAULT_MAX_DAYS),
         functions=[

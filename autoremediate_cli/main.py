@@ -152,8 +152,9 @@ def parser() -> argparse.ArgumentParser:
         help="do not tag and approve the exemption (the resource may be remediated again at once)",
     )
 
-    command("status", "each function of the stack and its mode", _status)
-    # The kill switch adds `pause` and `resume` here (command(...)), and its state to status.
+    command("status", "the kill switch, and each function of the stack with its mode", _status)
+    command("pause", "kill switch on: every function only reports, within 60 s, no deploy", _pause)
+    command("resume", "kill switch off: back to the deployed Mode within 60 s", _resume)
     return top
 
 
@@ -223,11 +224,28 @@ def _undo(ctx: Context, args: argparse.Namespace) -> Any:
 
 
 def _status(ctx: Context, args: argparse.Namespace) -> Any:
+    switch = status.kill_switch(ctx)
     rows = status.function_modes(ctx)
     if args.output == "table":
         print(f"stack {ctx.stack or '-'}, ledger {ctx.table}")
+        print(status.describe(switch))
         print(table(rows, status.COLUMNS) or "no function found")
-    return {"stack": ctx.stack, "ledger_table": ctx.table, "functions": rows}
+    return {"stack": ctx.stack, "ledger_table": ctx.table, "kill_switch": switch, "functions": rows}
+
+
+def _pause(ctx: Context, args: argparse.Namespace) -> Any:
+    return _switch(ctx, args, engage=True)
+
+
+def _resume(ctx: Context, args: argparse.Namespace) -> Any:
+    return _switch(ctx, args, engage=False)
+
+
+def _switch(ctx: Context, args: argparse.Namespace, engage: bool) -> Any:
+    switch = status.set_kill_switch(ctx, engage)
+    if args.output == "table":
+        print(status.describe(switch))
+    return {"stack": ctx.stack, "kill_switch": switch}
 
 
 @contextlib.contextmanager

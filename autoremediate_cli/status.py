@@ -1,8 +1,5 @@
-"""`autoremediate status`: each function of the stack and the MODE it runs in.
-
-The kill switch (issue 9: `pause` / `resume`) adds its state here: one more line above the
-table, and a column for the mode each function is downgraded to while it is paused.
-"""
+"""`autoremediate status`, `pause`, `resume`: the kill switch, and each function of the stack
+with the MODE it was deployed in (while the switch is on, enforce functions only report)."""
 
 from __future__ import annotations
 
@@ -45,3 +42,53 @@ def _row(ctx: Context, resource: dict[str, Any]) -> dict[str, str]:
         "logical_id": str(resource.get("LogicalResourceId", "")),
         "mode": str(variables.get("MODE", "-")),
     }
+
+
+def kill_switch(ctx: Context) -> dict[str, Any]:
+    """The switch as the functions read it (core.kill_switch.status), or why it is unknown."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from core import kill_switch as switch
+
+    name = _switch_name(ctx)
+    try:
+        found = switch.status(ctx.aws, name)
+    except (ClientError, BotoCoreError) as error:
+        return {"parameter": name, "value": "", "engaged": True, "error": str(error)}
+    return {"parameter": found.parameter, "value": found.value, "engaged": found.engaged,
+            "last_modified": found.last_modified}  # fmt: skip
+
+
+def set_kill_switch(ctx: Context, engage: bool) -> dict[str, Any]:
+    """pause (on) or resume (off); an unknown parameter is refused, nothing is created."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from core import kill_switch as switch
+
+    name = _switch_name(ctx)
+    try:
+        done = switch.pause(ctx.aws, name) if engage else switch.resume(ctx.aws, name)
+    except (ClientError, BotoCoreError) as error:
+        raise CommandError(f"kill switch {name}: {error}") from None
+    return {"parameter": done.parameter, "value": done.value, "engaged": done.engaged,
+            "last_modified": done.last_modified}  # fmt: skip
+
+
+def describe(found: dict[str, Any]) -> str:
+    """One line: what the functions do now (within 60 s of a change)."""
+    if found.get("error"):
+        name, why = found["parameter"], found["error"]
+        return f"kill switch {name}: unreadable ({why}): the functions fail safe, report only"
+    if found["engaged"]:
+        return (
+            f"kill switch {found['parameter']} is {found['value']!r}: enforce functions only report"
+        )
+    return f"kill switch {found['parameter']} is off: each function runs in its deployed mode"
+
+
+def _switch_name(ctx: Context) -> str:
+    if ctx.kill_switch:
+        return ctx.kill_switch
+    if not ctx.stack:
+        raise CommandError("the kill switch needs the stack (--stack), not only its ledger table")
+    return f"/{ctx.stack}/kill-switch"
