@@ -11,7 +11,7 @@ import os
 from botocore.exceptions import ClientError
 
 from core.remediator import Aws
-from core.runner import TRANSIENT_ERRORS
+from core.transient import TRANSIENT_ERRORS
 
 ENV = "ENCRYPTION_KMS_KEY_ARN"
 

@@ -9,8 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from core import loop_guard
 from core.circuit_breaker import BreakerError, CircuitBreaker, notice
@@ -30,37 +29,8 @@ from core.outcome import Change, Mode, Outcome, Status
 from core.owner import advice, managed_by
 from core.remediator import Aws, Evaluation, Remediator
 from core.settings import Settings, SettingsError
+from core.transient import NETWORK_ERRORS, TRANSIENT_ERRORS
 
-TRANSIENT_ERRORS = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "ServiceFailure",
-        "InternalFailure",
-        "InternalError",
-        "InternalServerError",
-        "RequestTimeout",
-        "ConcurrentModification",
-        "ConcurrentModificationException",
-        "ProvisionedThroughputExceededException",
-        "SlowDown",
-        "ThrottledException",
-        "RequestThrottledException",
-        "RequestThrottled",
-        "EC2ThrottledException",
-        "PriorRequestNotComplete",
-        "RequestTimeoutException",
-        "PreconditionFailed",  # CloudFront: the ETag changed under a read-modify-write
-        "WAFInternalErrorException",
-        "WAFUnavailableEntityException",  # a resource just created, not yet known to WAF
-    }
-)
-# Network trouble is worth a retry; a BotoCoreError such as ParamValidationError is not.
-_NETWORK_ERRORS = (BotoConnectionError, HTTPClientError)
 VERIFY_DELAYS = (1.0, 2.0)  # seconds before each further look; 3 s in all, within the timeout
 _CONFIG_DELETED = ("ResourceDeleted", "ResourceDeletedNotRecorded")
 
@@ -312,7 +282,7 @@ class Runner:
         if resource_error and code in self.remediator.gone_errors:
             reason = f"resource no longer exists ({code}) while {doing}"
             return Outcome(Status.SKIPPED, name, resource, reason, error_code=code)
-        transient = code in TRANSIENT_ERRORS or isinstance(error, _NETWORK_ERRORS)
+        transient = code in TRANSIENT_ERRORS or isinstance(error, NETWORK_ERRORS)
         reason = f"{code} while {doing}: {message}" + (" (will retry)" if transient else "")
         return Outcome(Status.FAILED, name, resource, reason, error_code=code, transient=transient)
 

@@ -20,7 +20,8 @@ from botocore.exceptions import (
 
 from core.outcome import Call, Change, Mode, Status
 from core.remediator import Evaluation
-from core.runner import TRANSIENT_ERRORS, TransientError
+from core.runner import TransientError
+from core.transient import TRANSIENT_ERRORS
 from tests.unit.runner_fakes import (
     BEFORE,
     DIRTY,

@@ -21,7 +21,7 @@ from core.ledger import Ledger, LedgerError
 from core.outcome import Mode
 from core.remediator import Evaluation, Remediator
 from core.undo import undo
-from core.undo_guard import RULES
+from core.undo_rules import RULES
 from iam_grants import DENY_ALL_TRUST
 from tests.unit.runner_fakes import (
     ROLE_ARN,
