@@ -18,19 +18,11 @@ from autoremediate_cli import history as history_cmd
 from autoremediate_cli import restore, show, status
 from autoremediate_cli.context import Context, aws_context
 from autoremediate_cli.output import CommandError, emit_json, table
+from core.outcome import Status
 
 log = logging.getLogger("autoremediate_cli")
-STATUSES = (
-    "COMPLIANT",
-    "WOULD_REMEDIATE",
-    "REMEDIATED",
-    "FAILED",
-    "SKIPPED",
-    "EXEMPT",
-    "APPLYING",
-    "UNDONE",
-    restore.RESTORED,
-)
+# The outcome statuses, and those the ledger adds: written before a change, undone, an undo.
+STATUSES = (*(s.value for s in Status), "APPLYING", "UNDONE", restore.RESTORED)
 Command = Callable[[Context, argparse.Namespace], Any]
 """A subcommand: returns what --output json prints; prints its table itself (stdout)."""
 
