@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.parameters import GetParameterError, SSMProvider
 from botocore.exceptions import BotoCoreError, ClientError
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
 
 ENV = "KILL_SWITCH_PARAMETER"
 ON = "on"
@@ -46,6 +48,10 @@ class KillSwitch:
 
     def read(self, name: str) -> Reading:
         """Engaged when the parameter says `on`, or cannot be read, or says anything else."""
+        # Imported here, on the first read in enforce mode: Powertools Parameters costs about as
+        # much cold start as the rest of our code, and report mode never reads the switch.
+        from aws_lambda_powertools.utilities.parameters import GetParameterError, SSMProvider
+
         if self._provider is None:
             self._provider = SSMProvider(boto3_client=self._aws("ssm"))
         try:
