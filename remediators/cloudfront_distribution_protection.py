@@ -35,6 +35,7 @@ from core.handler import lambda_handler
 from core.outcome import Call, Change
 from core.remediator import Aws, Evaluation, Remediator
 from core.settings import env_flag, required_env
+from waf_web_acl_attachment import acl_name
 
 ACL_ENV, REPLACE_ENV = "BASELINE_CLOUDFRONT_WEB_ACL_ARN", "REPLACE_EXISTING_WEB_ACL"
 MINIMUM_TLS = "TLSv1.2_2021"
@@ -266,7 +267,7 @@ def _change(
     said = []
     if WEB_ACL in after:
         had = f"it had {before[WEB_ACL]}" if before[WEB_ACL] else "it had none"
-        said.append(f"attach the baseline web ACL {after[WEB_ACL].split('/')[-2:][0]} ({had})")
+        said.append(f"attach the baseline web ACL {acl_name(after[WEB_ACL])} ({had})")
     paths = [k.removesuffix(f"/{POLICY}") for k in after if k.endswith(f"/{POLICY}")]
     if paths:
         said.append(f"redirect HTTP to HTTPS (was allow-all) on {', '.join(paths)}")
