@@ -23,10 +23,7 @@ from tools.scenario import (
     OWN_ROLE_ARN,
     Stack,
     load_event,
-    moto_applies_dynamodb_sse,
-    moto_honours_cloudfront_custom_ids,
-    moto_honours_usage_plan_custom_ids,
-    moto_updates_domain_names,
+    moto_as_aws,
     prepare,
     prepare_quiet,
     seed,
@@ -241,51 +238,33 @@ def template() -> dict[str, Any]:
 
 
 @pytest.fixture
-def dynamodb_applies_sse(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The bench's moto server applies UpdateTable's SSESpecification; undone after the test."""
-    from moto.dynamodb.responses import DynamoHandler
-
-    monkeypatch.setattr(DynamoHandler, "update_table", DynamoHandler.update_table)
-    moto_applies_dynamodb_sse()
-
-
-@pytest.fixture
-def domain_names_update(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The bench's moto server has API Gateway's UpdateDomainName; removed after the test."""
+def moto_like_the_bench(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto as the bench's server runs it (tools.scenario.moto_as_aws), undone after the test:
+    each patched attribute is put back (or removed) by monkeypatch."""
+    from moto.apigateway.models import APIGatewayBackend
     from moto.apigateway.responses import APIGatewayResponse
     from moto.apigatewayv2.responses import ApiGatewayV2Response
-
-    for handler in (APIGatewayResponse, ApiGatewayV2Response):
-        monkeypatch.setattr(handler, "update_domain_name", None, raising=False)
-        monkeypatch.delattr(handler, "update_domain_name")
-    moto_updates_domain_names()
-
-
-@pytest.fixture
-def cloudfront_custom_ids(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The bench's moto server gives distributions their `_custom_id_`; undone after the test."""
     from moto.cloudfront.models import CloudFrontBackend
+    from moto.dynamodb.responses import DynamoHandler
 
-    create = CloudFrontBackend.create_distribution_with_tags
-    monkeypatch.setattr(CloudFrontBackend, "create_distribution_with_tags", create)
-    moto_honours_cloudfront_custom_ids()
-
-
-@pytest.fixture
-def usage_plan_custom_ids(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The bench's moto server gives usage plans their `_custom_id_`; undone after the test."""
-    from moto.apigateway.models import APIGatewayBackend
-
-    monkeypatch.setattr(APIGatewayBackend, "create_usage_plan", APIGatewayBackend.create_usage_plan)
-    moto_honours_usage_plan_custom_ids()
+    patched = [
+        (DynamoHandler, "update_table"),
+        (CloudFrontBackend, "create_distribution_with_tags"),
+        (APIGatewayBackend, "create_usage_plan"),
+        (APIGatewayResponse, "update_domain_name"),
+        (ApiGatewayV2Response, "update_domain_name"),
+    ]
+    for owner, name in patched:
+        monkeypatch.setattr(owner, name, getattr(owner, name, None), raising=False)
+        if getattr(owner, name) is None:  # added by the patch: removed after the test
+            monkeypatch.delattr(owner, name)
+    moto_as_aws()
 
 
 @pytest.mark.parametrize(("module", "name"), _cases())
 def test_seeding_gives_each_sample_its_expected_status_again_and_again(
-    aws: Any, stack: Stack, template: dict[str, Any], dynamodb_applies_sse: None,
-    domain_names_update: None, cloudfront_custom_ids: None, usage_plan_custom_ids: None,
-    monkeypatch: pytest.MonkeyPatch,
-    module: str, name: str,
+    aws: Any, stack: Stack, template: dict[str, Any], moto_like_the_bench: None,
+    monkeypatch: pytest.MonkeyPatch, module: str, name: str,
 ) -> None:  # fmt: skip
     """What the bench's sections rely on: seed, run (enforce), re-seed (the warm runs), run;
     once only where samples.toml says the seeds do not repeat, but for the representative."""
