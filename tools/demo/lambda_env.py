@@ -17,7 +17,7 @@ from tools.bench.environment import resolve
 from tools.bench.report import BenchError
 from tools.demo.story import REMEDIATOR, settings_for
 from tools.routing import Function
-from tools.scenario import ACCOUNT, OWN_ROLE_ARN, PSEUDO_PARAMETERS, Stack
+from tools.scenario import OWN_ROLE_ARN, Stack
 
 FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -28,9 +28,6 @@ FAKE_ENV = {
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "POWERTOOLS_SERVICE_NAME": "autoremediate",
 }
-# How CloudFormation names a role of stack `autoremediate` (tools/scenario.OWN_ROLE's pattern).
-STACK_NAME = "autoremediate"
-PHYSICAL_SUFFIX = "1A2B3C4D5E6F"
 
 
 @dataclass(frozen=True)
@@ -70,33 +67,24 @@ def invocation_environment(values: Mapping[str, str]) -> Iterator[None]:
 def function_env(
     function: Function, template: Mapping[str, Any], stack: Stack, mode: str, problems: list[str]
 ) -> dict[str, str]:
-    """Lambda's environment: the stack's values, then the template's literals, parameter
-    defaults (WILDCARD_LEVEL...) except the demo's settings (samples.toml), and the function's
-    own role ARN (its loop guard); the Powertools settings stay the demo's quiet ones."""
+    """Lambda's environment: the stack's values, then the function's own as the benchmark
+    resolves them offline (literals, parameter defaults such as WILDCARD_LEVEL, its own role ARN
+    for the loop guard, the web ACLs) except the demo's settings (samples.toml); the Powertools
+    settings stay the demo's quiet ones."""
     env = {k: v for k, v in stack.env(mode).items() if k != "OWN_ROLE_ARNS"}
     departures = settings_for(function.handler_module)
-    parameters = template.get("Parameters") or {}
     for key, value in function.environment.items():
         if key in env or key.startswith("POWERTOOLS_"):
             continue
-        role = _role_arn(template, value)
         if key in departures:
             env[key] = departures[key]
-        elif isinstance(value, str):
-            env[key] = value
-        elif isinstance(value, Mapping) and value.get("Ref") in parameters:
-            env[key] = str(parameters[value["Ref"]].get("Default", ""))
-        elif isinstance(value, Mapping) and value.get("Ref") in PSEUDO_PARAMETERS:
-            env[key] = PSEUDO_PARAMETERS[value["Ref"]]
-        elif role:
-            env[key] = role
-        else:
-            try:  # the rest (Fn::If, the stack's web ACLs) as the benchmark resolves it
-                resolved = resolve(value, template, stack)
-            except BenchError:
-                problems.append(f"{function.logical_id}: cannot resolve {key}={value!r} offline")
-                continue
-            env[key] = resolved if isinstance(resolved, str) else ",".join(resolved)
+            continue
+        try:  # as the benchmark resolves it: parameter defaults, our roles, the web ACLs...
+            resolved = resolve(value, template, stack)
+        except BenchError:
+            problems.append(f"{function.logical_id}: cannot resolve {key}={value!r} offline")
+            continue
+        env[key] = resolved if isinstance(resolved, str) else ",".join(resolved)
     if function.handler_module == REMEDIATOR and env.get("OWN_ROLE_ARNS") != OWN_ROLE_ARN:
         problems.append(f"{function.logical_id}: OWN_ROLE_ARNS is not {OWN_ROLE_ARN}")
     return env
@@ -115,19 +103,3 @@ def demo_settings(template: Mapping[str, Any], remediators: list[Function]) -> s
                 f"{key}={value}", f"{key}={value} for the demo (template default {default})"
             )
     return "; ".join(said.values())
-
-
-def _role_arn(template: Mapping[str, Any], value: Any) -> str:
-    """A role's ARN as CloudFormation makes it, for {"Fn::GetAtt": [Role, "Arn"]} ("" for any
-    other value): the name that events/*-own-action.json's session issuer carries."""
-    target = value.get("Fn::GetAtt") if isinstance(value, Mapping) else None
-    if isinstance(target, str):
-        target = target.split(".", 1)
-    if not isinstance(target, list) or len(target) != 2 or target[1] != "Arn":
-        return ""
-    resource = (template.get("Resources") or {}).get(target[0]) or {}
-    if resource.get("Type") != "AWS::IAM::Role":
-        return ""
-    properties = resource.get("Properties") or {}
-    name = properties.get("RoleName") or f"{STACK_NAME}-{target[0]}-{PHYSICAL_SUFFIX}"
-    return f"arn:aws:iam::{ACCOUNT}:role{properties.get('Path', '/')}{name}"
