@@ -27,7 +27,7 @@ from core.handler import lambda_handler
 from core.ledger import Ledger
 from core.outcome import Change
 from core.remediator import Aws, Evaluation, Remediator
-from core.settings import SettingsError, required_env
+from core.settings import SettingsError, comma_list, required_env
 
 IAM_CALLS = ("TagRole", "UntagRole", "TagUser", "UntagUser", "TagPolicy", "UntagPolicy",
              "CreateRole", "CreateUser", "CreatePolicy")  # fmt: skip
@@ -243,8 +243,7 @@ def _required(request: Mapping[str, Any], name: str) -> str:
 
 
 def _approvers() -> tuple[str, ...]:
-    raw = os.environ.get("EXEMPTION_APPROVERS", "")
-    return tuple(item.strip() for item in raw.split(",") if item.strip())
+    return comma_list(os.environ.get("EXEMPTION_APPROVERS", ""))
 
 
 def _max_days() -> int:

@@ -48,8 +48,8 @@ class Settings:
             mode=mode,
             ledger_table=required_env("LEDGER_TABLE", env),
             topic_arn=required_env("TOPIC_ARN", env),
-            exempt_principals=_list(env.get("EXEMPT_PRINCIPALS", "")),
-            own_role_arns=_list(env.get("OWN_ROLE_ARNS", "")),
+            exempt_principals=comma_list(env.get("EXEMPT_PRINCIPALS", "")),
+            own_role_arns=comma_list(env.get("OWN_ROLE_ARNS", "")),
             omit_documents=documents == "omit",
             kill_switch_parameter=env.get("KILL_SWITCH_PARAMETER", "").strip(),
             breaker_remediations=_positive(env, "CIRCUIT_BREAKER_REMEDIATIONS", 3),
@@ -87,6 +87,6 @@ def _positive(env: Mapping[str, str], key: str, default: int) -> int:
     return value
 
 
-def _list(value: str) -> tuple[str, ...]:
+def comma_list(value: str) -> tuple[str, ...]:
     """A comma-separated list, as CloudFormation joins a CommaDelimitedList."""
     return tuple(item.strip() for item in value.split(",") if item.strip())
