@@ -101,6 +101,9 @@ def undo(
         }
         try:
             ledger.put_approval(key, approval)
+        except (ClientError, BotoCoreError) as error:
+            raise CommandError(_refused(error, who)) from None
+        try:
             tagger(ctx.aws, arn, EXEMPT_TAG, value)
         except (ClientError, BotoCoreError) as error:
             _revoke(ledger, key, arn, who, f"undo could not tag the resource: {error}")
@@ -110,7 +113,12 @@ def undo(
             ) from None
     try:
         ran = core_undo.undo(outcome_id, ledger, ctx.aws, dry_run=False, force=force)
-    except (ValueError, LookupError, RuntimeError, ClientError, BotoCoreError) as error:
+    except ClientError as error:
+        if _access_denied(error) and error.operation_name == "UpdateItem":
+            raise CommandError(_refused(error, who)) from None
+        kept = f"; the exemption until {until} stays" if tagger else ""
+        raise CommandError(f"undo failed: {error}{kept}") from None
+    except (ValueError, LookupError, RuntimeError, BotoCoreError) as error:
         kept = f"; the exemption until {until} stays" if tagger else ""
         raise CommandError(f"undo failed: {error}{kept}") from None
     result.calls = [c.cli() for c in ran]
@@ -163,6 +171,22 @@ def _record(ctx: Context, ledger: Any, report: dict[str, Any], result: Result) -
         }
     )
     return record_id
+
+
+def _access_denied(error: Exception) -> bool:
+    code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+    return code in ("AccessDenied", "AccessDeniedException")
+
+
+def _refused(error: Exception, who: str) -> str:
+    """Undo writes the ledger before it changes anything: a refused write changes nothing."""
+    if not _access_denied(error):
+        return f"cannot undo: the ledger could not be written ({error}); nothing was changed"
+    return (
+        f"cannot undo: the ledger refused {who}'s write ({error}). Only our functions and the"
+        " stack parameter UndoOperatorArns may write it: ask whoever deploys the stack to add"
+        " you there. Nothing was changed"
+    )
 
 
 def _revoke(ledger: Any, key: str, arn: str, who: str, why: str) -> None:

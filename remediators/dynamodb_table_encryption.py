@@ -25,9 +25,7 @@ from core.declaration import (
     allow,
     arn,
     check_baseline_key,
-    deny,
     find_aws_managed_key,
-    get_att,
     sub,
 )
 from core.event import EventError, Trigger, required
@@ -88,12 +86,6 @@ DECLARATION = Declaration(
                     },
                     when=HAS_KEY,
                     why="DynamoDB creates a grant on the CMK as the caller of UpdateTable.",
-                ),
-                deny(
-                    "NeverTouchOwnLedger",
-                    "dynamodb:UpdateTable",
-                    get_att("LedgerTable", "Arn"),
-                    why="Defence in depth: never touch this app's own ledger.",
                 ),
             ),
             when=ENFORCE,

@@ -8,7 +8,8 @@ Before any call runs:
 - the remediator reads the live state of each change (read-only) and undo refuses when it is no
   longer the change's recorded `after`: a later edit (a trust tightened, a key of the team's
   own) is not overwritten unless `--force` says so.
-The entry is then marked UNDONE so that the record says who undid what.
+The entry records who started the undo before any call runs (a caller the ledger refuses
+changes nothing), then is marked UNDONE so that the record says who undid what.
 """
 
 from __future__ import annotations
@@ -60,17 +61,30 @@ def undo(
                 " anyway, undo again with --force)"
             )
     calls = [call for change in changes for call in change.undo]
+    if dry_run:
+        for call in calls:
+            log.info("would run %s", call.cli())
+        return calls
+    who = aws("sts").get_caller_identity()["Arn"]
+    # Ledger first, as for a remediation: a caller the ledger refuses (not one of
+    # UndoOperatorArns) changes nothing, and a half-done undo leaves its trace.
+    started = {**report, "undo_started_by": who, "undo_started_at": _now()}
+    ledger.settle(started)
     arn = str(report.get("resource_arn", ""))
-    for call in calls:
-        log.info("%s %s", "would run" if dry_run else "running", call.cli())
-        if not dry_run:  # a patch is resolved against the live resource right before it runs
-            real = resolved(call, remediator, aws, arn)
+    try:
+        for call in calls:
+            log.info("running %s", call.cli())
+            real = resolved(call, remediator, aws, arn)  # a patch, against the live resource
             getattr(aws(real.service), real.operation)(**real.params)
-    if not dry_run:
-        who = aws("sts").get_caller_identity()["Arn"]
-        ledger.settle({**report, "status": "UNDONE", "undone_by": who,
-                       "time": datetime.now(UTC).isoformat(timespec="seconds")})  # fmt: skip
+    except (ClientError, BotoCoreError) as error:
+        ledger.settle({**started, "undo_error": f"{call.cli()}: {error}"})
+        raise
+    ledger.settle({**started, "status": "UNDONE", "undone_by": who, "time": _now()})
     return calls
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def live_differences(changes: list[Change], remediator: Remediator[Any], aws: Clients) -> list[str]:

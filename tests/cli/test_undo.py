@@ -218,6 +218,32 @@ def test_a_tag_that_cannot_be_set_restores_nothing(aws, stack, cli, remediate):
     assert entry(aws, stack, outcome.outcome_id)["status"] == "REMEDIATED"
 
 
+@pytest.mark.parametrize("options", [(), ("--no-exempt",)])
+def test_a_caller_the_ledger_refuses_changes_nothing(aws, stack, cli, topic_fixed, options):
+    """The table's resource policy denies item writes to all but our roles and UndoOperatorArns
+    (moto does not evaluate resource policies: the deny is raised where DynamoDB would)."""
+    _, outcome, _ = topic_fixed
+    fixed = topic_attributes(aws)
+
+    def denied(**_: object) -> None:
+        error = {"Error": {"Code": "AccessDeniedException", "Message": "explicit deny in a"
+                           " resource-based policy"}}  # fmt: skip
+        raise ClientError(error, "UpdateItem")  # type: ignore[arg-type]
+
+    for call in ("PutItem", "UpdateItem"):
+        aws("dynamodb").meta.events.register(f"before-call.dynamodb.{call}", denied)
+    ran = cli("undo", outcome.outcome_id, *options)
+    for call in ("PutItem", "UpdateItem"):
+        aws("dynamodb").meta.events.unregister(f"before-call.dynamodb.{call}", denied)
+
+    assert ran.code == 1
+    assert "UndoOperatorArns" in ran.err and "Nothing was changed" in ran.err
+    assert topic_attributes(aws) == fixed
+    assert EXEMPT_TAG not in topic_tags(aws)
+    assert approval(aws, stack, TOPIC) is None
+    assert entry(aws, stack, outcome.outcome_id)["status"] == "REMEDIATED"
+
+
 def test_undo_refusals_exit_1(aws, stack, cli, topic_fixed):
     _, outcome, _ = topic_fixed
     assert cli("undo", "nope").code == 1

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 import registry
 from core.ledger import Ledger, LedgerError
@@ -393,10 +394,45 @@ def test_partly_applied_outcome_undoes_only_what_was_applied() -> None:
 
     assert [c.operation for c in calls] == ["update_assume_role_policy"]
     assert [(s, o) for s, o, _ in aws.calls] == [
-        ("iam", "update_assume_role_policy"),
         ("sts", "get_caller_identity"),
+        ("iam", "update_assume_role_policy"),
     ]
     assert ledger.settled[-1]["status"] == "UNDONE"
+
+
+class RefusingLedger(FakeLedger):
+    """The ledger's resource policy denies this caller (not one of UndoOperatorArns)."""
+
+    def settle(self, report: Mapping[str, Any]) -> None:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "explicit deny"}}, "UpdateItem"
+        )
+
+
+def test_a_caller_the_ledger_refuses_changes_nothing() -> None:
+    report = entry("iam_policy_least_privilege", ROLE, trust_change())
+    aws = fake_aws()
+
+    with pytest.raises(ClientError, match="AccessDenied"):
+        undo(report["outcome_id"], RefusingLedger(report), aws, force=True)  # type: ignore[arg-type]
+
+    assert [(s, o) for s, o, _ in aws.calls] == [("sts", "get_caller_identity")]
+
+
+def test_the_undo_is_recorded_before_its_calls_and_a_failed_call_after() -> None:
+    report = entry("iam_policy_least_privilege", ROLE, trust_change())
+    aws, ledger = fake_aws(), FakeLedger(report)
+    gone = {"Error": {"Code": "NoSuchEntity", "Message": "gone"}}
+    aws.fail("iam", "update_assume_role_policy", ClientError(gone, "UpdateAssumeRolePolicy"))
+
+    with pytest.raises(ClientError, match="NoSuchEntity"):
+        undo(report["outcome_id"], ledger, aws, force=True)  # type: ignore[arg-type]
+
+    started, failed = ledger.settled
+    assert started["status"] == report["status"]  # not UNDONE: nothing was restored yet
+    assert started["undo_started_by"] == f"arn:aws:iam::{ACCOUNT}:user/admin"
+    assert "update-assume-role-policy" in failed["undo_error"]
+    assert failed["status"] == report["status"]
 
 
 def test_legacy_remediated_entry_without_markers_is_undone() -> None:
@@ -405,7 +441,7 @@ def test_legacy_remediated_entry_without_markers_is_undone() -> None:
     report = entry("iam_policy_least_privilege", ROLE, unmarked)
     aws = fake_aws()
     undo(report["outcome_id"], FakeLedger(report), aws, force=True)  # type: ignore[arg-type]
-    [(_, operation, params), _who] = aws.calls
+    [_who, (_, operation, params)] = aws.calls
     assert operation == "update_assume_role_policy"
     assert json.loads(params["PolicyDocument"]) == OPEN_TRUST
 

@@ -92,6 +92,8 @@ def resources(declaration: Declaration, stack: list[Declaration]) -> dict[str, A
     function = {
         "Type": "AWS::Serverless::Function",
         **placed,
+        # Not invoked before it may write the ledger: no change is made without a record.
+        "DependsOn": "LedgerAccessPolicy",
         "Metadata": {"checkov": {"skip": _checkov_skips(declaration)}},
         "Properties": _function(declaration, prefix),
     }
@@ -205,13 +207,9 @@ def _role(declaration: Declaration, prefix: str) -> dict[str, Any]:
 
 
 def _core_policy(prefix: str) -> dict[str, Any]:
-    """What every function needs: the ledger (outcomes, approvals, circuit-breaker counts), the
+    """What every function needs besides the ledger (LedgerAccessPolicy, shared by all): the
     topic, the kill switch, the stack key, its dead-letter queue, its own log group and X-Ray."""
-    ledger = get_att("LedgerTable", "Arn")
     statements: list[Any] = [
-        _statement(
-            "Ledger", ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"], ledger
-        ),
         _statement("Notify", ["sns:Publish"], ref("NotificationTopic")),
         Commented(
             _statement("KillSwitch", ["ssm:GetParameter"], sub(KILL_SWITCH_ARN)),
