@@ -120,8 +120,8 @@ def _ledger_table(declared: list[Declaration]) -> Any:
         "Properties": properties,
     }
     return Commented(
-        body, "The ledger holds the previous state of everything we changed: losing it loses"
-        " the undo."
+        body,
+        "The ledger holds the previous state of everything we changed: losing it loses the undo.",
     )
 
 
