@@ -1,4 +1,4 @@
-"""Tampering with this stack (its rules, functions, topic) or with any trail: report only.
+"""Tampering with this stack (its rules, functions, topic, ledger policy) or any trail: report.
 
 The finding is the call itself, and what it broke is the template's to define, not ours to
 guess: so each call gives one manual change (no call; the role cannot write at all) that says
@@ -9,6 +9,7 @@ mode, severity HIGH. Other teams' rules, functions and topics are compliant and 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,9 @@ DECLARATION = Declaration(
         CloudTrail("sns.amazonaws.com", SNS_CALLS, rule="CloudTrailSns"),
         CloudTrail("cloudtrail.amazonaws.com", ("StopLogging", "DeleteTrail"),
                    rule="CloudTrailTrail", why="Any trail: a stopped trail blinds us."),
+        CloudTrail("dynamodb.amazonaws.com", ("PutResourcePolicy", "DeleteResourcePolicy"),
+                   rule="CloudTrailLedger", why="The ledger's resource policy keeps forged"
+                   " entries out of the ledger (undo replays what an entry says)."),
     ),
     environment={"STACK_NAME": ref("AWS::StackName")},
     permissions=(Policy("stack-tamper-read", (
@@ -47,15 +51,21 @@ DECLARATION = Declaration(
               arn("lambda", "function:*")),
         allow("ReadOurTopic", "sns:GetTopicAttributes", ref("NotificationTopic")),
         allow("ReadTrails", "cloudtrail:GetTrailStatus", arn("cloudtrail", "trail/*")),
+        allow("ReadLedgerPolicy", "dynamodb:GetResourcePolicy", arn("dynamodb", "table/*"),
+              why="Any table: the ledger's policy names this role, so naming the ledger here"
+              " would be a circular dependency."),
     ), why="Report-only in every mode: it reads what the call left and never writes."),),
 )
 KINDS = {"CloudTrail": "rule", "CloudTrailLambda": "function", "CloudTrailSns": "topic",
-         "CloudTrailTrail": "trail"}
+         "CloudTrailTrail": "trail", "CloudTrailLedger": "ledger"}
 NAMED_BY = {"rule": ("name", "rule"), "function": ("functionName",),
-            "topic": ("topicArn", "subscriptionArn"), "trail": ("name",)}
+            "topic": ("topicArn", "subscriptionArn"), "trail": ("name",),
+            "ledger": ("resourceArn",)}
 ARNS = {"rule": ("events", "rule/"), "function": ("lambda", "function:"),
-        "trail": ("cloudtrail", "trail/")}
+        "trail": ("cloudtrail", "trail/"), "ledger": ("dynamodb", "table/")}
 GONE = ("ResourceNotFoundException", "NotFound", "NotFoundException", "TrailNotFoundException")
+TEMPLATE_POLICY = "<the LedgerTable ResourcePolicy of aws cloudformation get-template" \
+    " --stack-name {stack} --template-stage Processed>"
 FUNCTION_STATE = ("CodeSha256", "LastModified", "Role", "Timeout", "State",
                   "ReservedConcurrentExecutions")
 UNSAID = ("CodeSha256", "Role", "deleted")  # in `before`, too long for the summary
@@ -97,6 +107,13 @@ SAY = {
     ("topic", "RemovePermission"): ("lost policy statement {detail}", "aws sns"
         " set-topic-attributes --topic-arn {name} --attribute-name Policy --attribute-value"
         " <its NotificationTopicPolicy in template.yaml>"),
+    # CloudFormation does not put back a resource policy changed behind its back (no drift
+    # detection for it): the restore is the put itself.
+    ("ledger", "PutResourcePolicy"): ("got another resource policy", "aws dynamodb"
+        " put-resource-policy --resource-arn {arn} --policy " + TEMPLATE_POLICY),
+    ("ledger", "DeleteResourcePolicy"): ("lost its resource policy: anyone IAM allows may write"
+        " (forge) entries", "aws dynamodb put-resource-policy --resource-arn {arn} --policy "
+        + TEMPLATE_POLICY),
     ("trail", "StopLogging"): ("stopped logging", "aws cloudtrail start-logging --name {name}"),
     ("trail", "DeleteTrail"): ("was deleted", "aws cloudtrail create-trail --name {name}"
         " --s3-bucket-name <its bucket>, then aws cloudtrail start-logging --name {name}"),
@@ -141,6 +158,8 @@ class StackTamperReport(Remediator[Tampered]):
         name = required(request, key)
         if kind == "function":  # a name, a full or partial ARN, maybe with a qualifier
             name = name.split(":function:", 1)[-1].split(":", 1)[0]
+        if kind == "ledger":  # a table (or its stream's) ARN: the table's name
+            name = name.split(":table/", 1)[-1].split("/", 1)[0]
         bus = str(request.get("eventBusName") or "default").rsplit("/", 1)[-1]
         if kind == "rule" and bus != "default":  # our rules are on the default bus
             name = f"{bus}/{name}"
@@ -160,6 +179,7 @@ class StackTamperReport(Remediator[Tampered]):
             "function": target.name.startswith(f"{stack}-"),
             "topic": target.name == topic or target.name.startswith(f"{topic}:"),
             "trail": True,
+            "ledger": target.name == required_env("LEDGER_TABLE"),
         }[target.kind]
         if target.by_cloudformation or not ours:
             return Evaluation(str(target))
@@ -167,7 +187,8 @@ class StackTamperReport(Remediator[Tampered]):
         what, restore = SAY.get(
             (target.kind, target.call), ("was changed", "as template.yaml sets it")
         )
-        fields = {"name": target.name, "detail": target.detail or "?", "stack": stack}
+        fields = {"name": target.name, "detail": target.detail or "?", "stack": stack,
+                  "arn": str(target)}  # fmt: skip
         steps = [restore.format(topic=topic, **fields)]
         if target.kind != "trail":
             steps.append(DRIFT.format(**fields))
@@ -192,6 +213,8 @@ def _live(aws: Aws, target: Tampered, topic: str) -> dict[str, Any]:
             if "Concurrency" in target.call:  # 0 throttles it: no invocation runs
                 found |= aws("lambda").get_function_concurrency(FunctionName=target.name)
             return {k: found[k] for k in FUNCTION_STATE if k in found}
+        if target.kind == "ledger":
+            return {"ResourcePolicy": _ledger_policy(aws, str(target))}
         if target.kind == "topic":
             attributes = aws("sns").get_topic_attributes(TopicArn=topic)["Attributes"]
             return {"SubscriptionsConfirmed": attributes.get("SubscriptionsConfirmed")}
@@ -200,6 +223,19 @@ def _live(aws: Aws, target: Tampered, topic: str) -> dict[str, Any]:
         if error.response.get("Error", {}).get("Code") in GONE:
             return {"deleted": True}
         raise
+
+
+def _ledger_policy(aws: Aws, arn: str) -> list[str] | str:
+    """The Sids of the ledger's resource policy as it stands, or "none"."""
+    try:
+        policy = aws("dynamodb").get_resource_policy(ResourceArn=arn)["Policy"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "PolicyNotFoundException":
+            return "none"
+        raise
+    statements = json.loads(policy).get("Statement", [])
+    statements = statements if isinstance(statements, list) else [statements]
+    return [str(s.get("Sid", "?")) for s in statements]
 
 
 def _detail(request: Any) -> str:

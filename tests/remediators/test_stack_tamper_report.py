@@ -35,7 +35,12 @@ RULE_ARN = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{RULE}"
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION}"
 SUBSCRIPTION = f"{TOPIC}:3c5e7a9b-1d2f-4a6b-8c0d-2e4f6a8b0c1d"
 TRAIL_ARN = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/{TRAIL}"
-SERVICES = ("events", "lambda", "sns", "cloudtrail")
+LEDGER = "autoremediate-ledger"  # tools.scenario's stack
+LEDGER_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{LEDGER}"
+TEMPLATE_POLICY = "<the LedgerTable ResourcePolicy of aws cloudformation get-template"
+SERVICES = ("events", "lambda", "sns", "cloudtrail", "dynamodb")
+# What the runner calls for every outcome (the notification, the ledger): not the finding's.
+RUNNER_CALLS = {"sns:Publish", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"}
 # botocore names the EventBridge API `eventbridge`; IAM says `events`.
 NAMES = {f"eventbridge:{op}": f"events:{op}" for op in ("DescribeRule", "ListTargetsByRule")}
 # sample -> (resource, the `before` it must report once its seed ran, a restore step it names)
@@ -71,16 +76,22 @@ CASES = {
                     f"1. aws cloudtrail start-logging --name {TRAIL_ARN}"),
     "DeleteTrail": (f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/{TRAIL}", {"deleted": True},
                     f"aws cloudtrail create-trail --name {TRAIL}"),
+    "PutResourcePolicy": (LEDGER_ARN, {"ResourcePolicy": ["AliceWritesTheLedger"]},
+                          f"1. aws dynamodb put-resource-policy --resource-arn {LEDGER_ARN}"
+                          f" --policy {TEMPLATE_POLICY}"),
+    "DeleteResourcePolicy": (LEDGER_ARN, {"ResourcePolicy": "none"},
+                             f"1. aws dynamodb put-resource-policy --resource-arn {LEDGER_ARN}"),
 }  # fmt: skip
 # A sample of each kind, and what names the resource in its requestParameters.
 KINDS = {"DisableRule": "name", "UpdateFunctionConfiguration20150331v2": "functionName",
          "Unsubscribe": "subscriptionArn", "RemovePermission": "topicArn",
-         "StopLogging": "name"}  # fmt: skip
+         "StopLogging": "name", "DeleteResourcePolicy": "resourceArn"}  # fmt: skip
 OTHER_TEAMS = {
     "DisableRule": "billing-nightly-export",
     "UpdateFunctionConfiguration20150331v2": "billing-export",
     "Unsubscribe": f"arn:aws:sns:{REGION}:{ACCOUNT}:billing-events:0a1b2c3d",
     "RemovePermission": f"arn:aws:sns:{REGION}:{ACCOUNT}:billing-events",
+    "DeleteResourcePolicy": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/billing-events",
 }
 
 Run = Callable[..., list[Outcome]]
@@ -92,6 +103,7 @@ def environment(stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     assert stack.topic_arn == TOPIC
     monkeypatch.setenv("STACK_NAME", "autoremediate")
     monkeypatch.setenv("TOPIC_ARN", stack.topic_arn)
+    monkeypatch.setenv("LEDGER_TABLE", stack.table)
 
 
 @pytest.fixture
@@ -117,6 +129,12 @@ def live(aws: Any) -> dict[str, Any]:
         for t in aws("sns").list_topics()["Topics"]
     ]
     trails = aws("cloudtrail").describe_trails()["trailList"]
+    try:
+        state["ledger_policy"] = aws("dynamodb").get_resource_policy(ResourceArn=LEDGER_ARN)[
+            "Policy"
+        ]
+    except aws("dynamodb").exceptions.PolicyNotFoundException:
+        state["ledger_policy"] = None
     state["trails"] = [(t["Name"], aws("cloudtrail").get_trail_status(Name=t["Name"])["IsLogging"])
                        for t in trails]  # fmt: skip
     return state
@@ -157,8 +175,8 @@ def test_tampering_is_reported_with_the_live_state_in_every_mode(aws, stack, run
     )
     assert outcome.resource_arn == resource
     assert live(aws) == state  # nothing written, in either mode
-    assert set(calls) - {"sns:Publish"} <= set(REMEDIATOR.read_actions)
-    assert len([c for c in calls if c != "sns:Publish"]) == samples_of(M)[name].calls  # no more
+    assert set(calls) - RUNNER_CALLS <= set(REMEDIATOR.read_actions)
+    assert len([c for c in calls if c not in RUNNER_CALLS]) == samples_of(M)[name].calls
     [change] = outcome.changes
     assert change.call is None and change.undo == ()
     assert change.before == expected

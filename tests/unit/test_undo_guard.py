@@ -422,8 +422,8 @@ def test_a_caller_the_ledger_refuses_changes_nothing() -> None:
 def test_the_undo_is_recorded_before_its_calls_and_a_failed_call_after() -> None:
     report = entry("iam_policy_least_privilege", ROLE, trust_change())
     aws, ledger = fake_aws(), FakeLedger(report)
-    gone = {"Error": {"Code": "NoSuchEntity", "Message": "gone"}}
-    aws.fail("iam", "update_assume_role_policy", ClientError(gone, "UpdateAssumeRolePolicy"))
+    gone = ClientError({"Error": {"Code": "NoSuchEntity", "Message": "gone"}}, "UpdateRole")
+    aws.fail("iam", "update_assume_role_policy", gone)
 
     with pytest.raises(ClientError, match="NoSuchEntity"):
         undo(report["outcome_id"], ledger, aws, force=True)  # type: ignore[arg-type]
