@@ -335,7 +335,8 @@ class IamPolicyLeastPrivilege(Remediator[Target]):
 
     def current_state(self, change: Change, aws: Aws) -> Any:
         """What `change` wrote, read back live for undo (iam_policy_state). Imported here: only
-        `core.undo` asks, never a Lambda invocation, whose cold start need not compile it."""
+        `autoremediate_cli.undo` asks, never a Lambda invocation, whose cold start need not
+        compile it."""
         import iam_policy_state
 
         return iam_policy_state.written(change, aws("iam"))

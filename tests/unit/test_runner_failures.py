@@ -193,7 +193,7 @@ def test_resource_gone_after_we_deleted_it_carries_no_error_code() -> None:
 def test_resource_gone_after_a_put_is_failed_and_keeps_its_undo() -> None:
     w = world([DIRTY, client_error("NoSuchEntity", "role deleted")])
     [outcome] = w.run()
-    # Not SKIPPED: a change was made, and core.undo refuses SKIPPED entries.
+    # Not SKIPPED: a change was made, and autoremediate_cli.undo refuses SKIPPED entries.
     assert outcome.status is Status.FAILED
     assert outcome.reason == "resource no longer exists (NoSuchEntity) while verifying the change"
     assert (outcome.error_code, outcome.transient) == ("NoSuchEntity", False)
