@@ -5,8 +5,6 @@ A scripted remediator and recording fake AWS clients (runner_fakes.py), no moto.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from botocore.exceptions import (
     ConnectionClosedError,
@@ -181,8 +179,8 @@ def test_resource_gone_after_we_deleted_it_is_remediated() -> None:
 
 
 def test_resource_gone_after_we_deleted_it_carries_no_error_code() -> None:
-    deleting = replace(
-        change(), call=Call("iam", "delete_role_policy", {"RoleName": "r", "PolicyName": "p1"})
+    deleting = change()._replace(
+        call=Call("iam", "delete_role_policy", {"RoleName": "r", "PolicyName": "p1"})
     )
     w = world([Evaluation(ROLE_ARN, (deleting,)), client_error("NoSuchEntity")])
     [outcome] = w.run()
