@@ -122,8 +122,8 @@ def parser() -> argparse.ArgumentParser:
 
     undo = command(
         "undo",
-        "put back what one outcome changed (core.undo), record who did it, and exempt the"
-        " resource for UndoExemptionDays so that it is not remediated again at once",
+        "put back what one outcome changed (autoremediate_cli.undo), record who did it, and exempt"
+        " the resource for UndoExemptionDays so that it is not remediated again at once",
         _undo,
     )
     undo.add_argument("outcome_id")
@@ -283,8 +283,8 @@ def _run(args: argparse.Namespace, ctx: Context, stdout: Any) -> Any:
 
 
 def _logging(verbose: bool) -> None:
-    """Our messages and core.undo's (which would otherwise reach Powertools' handler, stdout)
-    on stderr."""
+    """Our messages and autoremediate_cli.undo's (which would otherwise reach Powertools'
+    handler, stdout) on stderr."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     for name in ("autoremediate_cli", "autoremediate.undo"):

@@ -1,14 +1,15 @@
-"""`autoremediate undo`: core.undo, then who did it and a short exemption, all in the ledger.
+"""`autoremediate undo`: undo (autoremediate_cli.undo), then who did it and a short exemption, all
+in the ledger.
 
 Order matters, so that nothing is remediated again at once and nothing is half-done:
-1. core.undo's checks alone (a dry run): the entry, the declared inverse calls, the live state
-   (unless --force). A refusal ends here, nothing changed.
+1. autoremediate_cli.undo's checks alone (a dry run): the entry, the declared inverse calls, the
+   live state (unless --force). A refusal ends here, nothing changed.
 2. The exemption: first its approval in the ledger (by the caller, reason "restored by <who>",
    until today + UndoExemptionDays, at most ExemptionMaxDays), then the tag
    `autoremediate:exempt` with that exact value, so that the remediator's re-check of the
    restore's own event finds the resource exempt, and the approval function that hears the tag
    finds it approved (exemption_tag_approval keeps an undo's approval for its own tag).
-3. core.undo: the inverse calls, and the entry marked UNDONE with who ran it.
+3. autoremediate_cli.undo: the inverse calls, and the entry marked UNDONE with who ran it.
 4. A RESTORED entry of its own (undo_of the outcome, the calls, the exemption): history shows the
    undo as it happened.
 """
@@ -60,7 +61,7 @@ def undo(
     """Undo one outcome (see the module); CommandError when refused or not found."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from core import undo as core_undo
+    from autoremediate_cli import undo as core_undo
     from core.exemptions import EXEMPT_TAG, approval_key
     from core.ledger import Ledger, LedgerError
 
@@ -128,7 +129,7 @@ def undo(
 
 def _record(ctx: Context, ledger: Any, report: dict[str, Any], result: Result) -> str:
     """The RESTORED entry: what undo put back (each change's after -> before), by whom."""
-    from core.undo_guard import plan, remediator_of
+    from autoremediate_cli.undo_guard import plan, remediator_of
 
     changes = plan(report, remediator_of(report)[0])
     exemption = result.exemption

@@ -45,10 +45,10 @@ def _row(ctx: Context, resource: dict[str, Any]) -> dict[str, str]:
 
 
 def kill_switch(ctx: Context) -> dict[str, Any]:
-    """The switch as the functions read it (core.kill_switch.status), or why it is unknown."""
+    """The switch as the functions read it (kill_switch.status), or why it is unknown."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from core import kill_switch as switch
+    from autoremediate_cli import kill_switch as switch
 
     name = _switch_name(ctx)
     try:
@@ -63,7 +63,7 @@ def set_kill_switch(ctx: Context, engage: bool) -> dict[str, Any]:
     """pause (on) or resume (off); an unknown parameter is refused, nothing is created."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from core import kill_switch as switch
+    from autoremediate_cli import kill_switch as switch
 
     name = _switch_name(ctx)
     try:

@@ -8,7 +8,8 @@ changed by someone else since we looked is left as it now is.
 A change's before/after hold only the fields it changes, so that undo restores exactly those
 and leaves the rest of the live configuration as it is then. Its calls carry those fields as a
 `Patch`, not a whole configuration and a stale ETag: `apply` and `resolve_undo` turn a patch
-into the real UpdateDistribution against the configuration read just before (core.undo_guard).
+into the real UpdateDistribution against the configuration read just before
+(autoremediate_cli.undo_guard).
 """
 
 from __future__ import annotations

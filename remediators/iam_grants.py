@@ -11,9 +11,8 @@ import copy
 import json
 import re
 from collections.abc import Callable, Container, Iterator
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from urllib.parse import unquote
 
 from iam_escalation import reaches_escalation
@@ -83,9 +82,9 @@ class WildcardLevel(StrEnum):
     ANY = "any"  # also every other partial wildcard: "s3:Put*", "s3:*Object", "iam:?etRole"
 
 
-@dataclass(frozen=True)
-class Stripped:
-    """A stripped document and what was removed, phrased for the notification."""
+class Stripped(NamedTuple):
+    """A stripped document and what was removed, phrased for the notification. A NamedTuple:
+    cheaper at cold start than a frozen dataclass (see core.outcome)."""
 
     document: dict[str, Any] | None  # None: no statement remains (delete or detach instead)
     removed: tuple[str, ...]

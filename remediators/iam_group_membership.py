@@ -9,7 +9,6 @@ exempt (the user's own exemption then counts). We never remove a member: that is
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -25,8 +24,8 @@ def member_of(iam: Any, user: str, group: Principal, found: Evaluation) -> Evalu
     if not found.changes:
         return found
     named = f"user {user} was added to group {group.name}, which grants wildcards: "
-    changes = tuple(replace(c, summary=named + c.summary) for c in found.changes)
-    return replace(found, changes=changes, if_exempt=_review(iam, user, group, found.changes))
+    changes = tuple(c._replace(summary=named + c.summary) for c in found.changes)
+    return found._replace(changes=changes, if_exempt=_review(iam, user, group, found.changes))
 
 
 def _review(

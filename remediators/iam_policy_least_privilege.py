@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
-import iam_group_membership
 import iam_policy_changes as changes
 from core.declaration import (
     ENFORCE,
@@ -209,16 +207,14 @@ DECLARATION = Declaration(
 _SKIPPED = "AutoremediateSkipped"  # apply's answer instead of AWS's when it skipped the call
 
 
-@dataclass(frozen=True)
-class ManagedPolicy:
+class ManagedPolicy(NamedTuple):  # NamedTuples: cheaper at cold start (core.outcome)
     arn: str
 
     def __str__(self) -> str:
         return self.arn
 
 
-@dataclass(frozen=True)
-class Membership:
+class Membership(NamedTuple):
     """A user added to a group: the group, evaluated whole as for any group event, names its
     new member; an exempt group's new member is reported (iam_group_membership)."""
 
@@ -289,6 +285,8 @@ class IamPolicyLeastPrivilege(Remediator[Target]):
         wrong (they decide exemptions), so that a compliant resource costs one or two reads."""
         iam, level, delete_versions = aws("iam"), self.level, self.delete_versions
         if isinstance(target, Membership):
+            import iam_group_membership  # here, not at cold start: only AddUserToGroup needs it
+
             group = self.evaluate(target.group, aws)
             return iam_group_membership.member_of(iam, target.user, target.group, group)
         if isinstance(target, ManagedPolicy):
@@ -335,7 +333,8 @@ class IamPolicyLeastPrivilege(Remediator[Target]):
 
     def current_state(self, change: Change, aws: Aws) -> Any:
         """What `change` wrote, read back live for undo (iam_policy_state). Imported here: only
-        `core.undo` asks, never a Lambda invocation, whose cold start need not compile it."""
+        `autoremediate_cli.undo` asks, never a Lambda invocation, whose cold start need not
+        compile it."""
         import iam_policy_state
 
         return iam_policy_state.written(change, aws("iam"))

@@ -1,6 +1,6 @@
 """The remediators that template.yaml deploys, in template order: one line per remediator.
 
-tools/template renders the template from it and `core.undo` only undoes entries of the
+tools/template renders the template from it and `autoremediate_cli.undo` only undoes entries of the
 remediators it lists; no Lambda handler imports it.
 """
 

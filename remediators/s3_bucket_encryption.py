@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -93,8 +92,7 @@ DECLARATION = Declaration(
 )
 
 
-@dataclass(frozen=True)
-class Bucket:
+class Bucket(NamedTuple):  # cheaper at cold start than a frozen dataclass (core.outcome)
     name: str
 
     def __str__(self) -> str:

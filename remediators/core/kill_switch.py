@@ -6,15 +6,14 @@ takes effect within a minute and without a deploy. It only ever downgrades: the 
 nothing in report mode, and report-mode roles hold no write permission anyway. A parameter that
 cannot be read (or holds anything but on/off) counts as `on`: fail safe, never fail open.
 
-`pause`, `resume` and `status` are what the `autoremediate` command (and people, with the AWS CLI
-lines in the README) use; they run with the caller's credentials, not the functions' roles.
+`pause`, `resume` and `status` (autoremediate_cli.kill_switch) are what the `autoremediate`
+command uses; no function imports them, so that they stay out of the Lambda artifact.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -28,9 +27,9 @@ MAX_AGE = 60
 """Seconds a value read is trusted: the longest a pause waits to take effect."""
 
 
-@dataclass(frozen=True)
-class Reading:
-    """What the functions make of the parameter: `engaged` means report only; `why` says it."""
+class Reading(NamedTuple):
+    """What the functions make of the parameter: `engaged` means report only; `why` says it.
+    A NamedTuple: cheaper at cold start than a frozen dataclass (see core.outcome)."""
 
     engaged: bool
     why: str = ""
@@ -66,40 +65,3 @@ class KillSwitch:
             return Reading(True, f"the kill switch {name} is on")
         why = f"the kill switch {name} holds {str(value)[:40]!r}, not on/off: fail safe"
         return Reading(True, why, unreadable=True)
-
-
-@dataclass(frozen=True)
-class Status:
-    """What `status` shows: the parameter's value and when it last changed."""
-
-    parameter: str
-    value: str
-    engaged: bool
-    last_modified: str
-
-
-def pause(aws: Callable[[str], Any], name: str) -> Status:
-    """Report only, in every function of the stack, within MAX_AGE seconds."""
-    return _set(aws, name, ON)
-
-
-def resume(aws: Callable[[str], Any], name: str) -> Status:
-    """Back to the deployed Mode (which stays report if it was deployed as report)."""
-    return _set(aws, name, OFF)
-
-
-def status(aws: Callable[[str], Any], name: str) -> Status:
-    """The parameter as the functions will read it (after at most MAX_AGE seconds)."""
-    found = aws("ssm").get_parameter(Name=name)["Parameter"]
-    value = str(found["Value"])
-    modified = found.get("LastModifiedDate")
-    when = modified.isoformat(timespec="seconds") if hasattr(modified, "isoformat") else ""
-    return Status(name, value, value.strip().lower() != OFF, when)
-
-
-def _set(aws: Callable[[str], Any], name: str, value: str) -> Status:
-    """Overwrite an existing parameter only: a typo in the name must not create a new one that
-    no function reads (and leave the real switch as it was)."""
-    aws("ssm").get_parameter(Name=name)  # raises ParameterNotFound for a wrong name
-    aws("ssm").put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
-    return status(aws, name)

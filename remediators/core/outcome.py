@@ -1,13 +1,16 @@
-"""What a remediator plans, what the runner did, and how to undo it: plain, serialisable values."""
+"""What a remediator plans, what the runner did, and how to undo it: plain, serialisable values.
+
+Immutable NamedTuples, as in core.declaration: a frozen dataclass costs about 0.6 ms of cold
+start each to create, a NamedTuple about 0.08. Change one with `_replace`.
+"""
 
 from __future__ import annotations
 
 import json
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore import xform_name
 
@@ -28,13 +31,12 @@ class Mode(StrEnum):
     ENFORCE = "enforce"
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     """One AWS API call, by boto3 method name; data so that it can be ledgered and replayed."""
 
     service: str
     operation: str
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = {}  # never mutated
     iam_action: str = ""
     """Only where IAM names the permission differently from the API operation
     (s3 put_bucket_encryption needs s3:PutEncryptionConfiguration)."""
@@ -71,8 +73,7 @@ def _kebab(name: str) -> str:
     return xform_name(name, "-")
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """One write a remediator wants: the state before and after, the call, and its inverse."""
 
     summary: str
@@ -97,8 +98,7 @@ class Change:
         }
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """The result of looking at one resource for one event."""
 
     status: Status

@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from core import loop_guard
-from core.circuit_breaker import BreakerError, CircuitBreaker, notice
 from core.event import EventError, Trigger, parse
 from core.exemptions import (
     EXEMPT_TAG,
@@ -22,14 +21,17 @@ from core.exemptions import (
     tag_exemption,
 )
 from core.kill_switch import KillSwitch
-from core.ledger import Ledger
-from core.notify import Notifier
 from core.observability import count_outcome, logger
 from core.outcome import Change, Mode, Outcome, Status
 from core.owner import advice, managed_by
 from core.remediator import Aws, Evaluation, Remediator
 from core.settings import Settings, SettingsError
 from core.transient import NETWORK_ERRORS, TRANSIENT_ERRORS
+
+if TYPE_CHECKING:
+    from core.circuit_breaker import CircuitBreaker
+    from core.ledger import Ledger
+    from core.notify import Notifier
 
 VERIFY_DELAYS = (1.0, 2.0)  # seconds before each further look; 3 s in all, within the timeout
 _CONFIG_DELETED = ("ResourceDeleted", "ResourceDeletedNotRecorded")
@@ -56,16 +58,26 @@ class Runner:
         self.sleep = sleep
         self.settings = settings
         self.aws = aws
-        self.ledger = Ledger(aws, settings.ledger_table)
-        self.notifier = Notifier(aws, settings.topic_arn, settings.omit_documents)
         self.now = now
         self.kill_switch = kill_switch or KillSwitch(aws)
-        self.breaker = breaker or CircuitBreaker(
-            aws, settings.ledger_table, settings.breaker_remediations, settings.breaker_minutes
-        )
+        self.breaker = breaker
+        """None until an enforced change needs the ledger's breaker (see `_breaker`)."""
         self.mode = settings.mode
         self.paused = ""
         """Why this event is handled in report mode although enforce is deployed (kill switch)."""
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        """Created on first use, as is `notifier`: a quiet (compliant) outcome needs neither."""
+        from core.ledger import Ledger  # here, not at cold start: only findings are ledgered
+
+        return Ledger(self.aws, self.settings.ledger_table)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        from core.notify import Notifier  # here, not at cold start: only findings are published
+
+        return Notifier(self.aws, self.settings.topic_arn, self.settings.omit_documents)
 
     def run(self, event: Any) -> list[Outcome]:
         """Handle one event; raise TransientError at the end if any outcome should be retried."""
@@ -124,7 +136,7 @@ class Runner:
             return Outcome(Status.FAILED, name, str(target), f"configuration error: {error}")
         outcome = self._decide(trigger, target, own_role, found)
         owner = managed_by(found.tags)  # where the lasting fix belongs, whatever we did
-        return replace(outcome, managed_by=owner) if owner else outcome
+        return outcome._replace(managed_by=owner) if owner else outcome
 
     def _decide(self, trigger: Trigger, target: Any, own_role: str, found: Evaluation) -> Outcome:
         name = self.remediator.name
@@ -154,17 +166,27 @@ class Runner:
         held = self._breaker(found)
         if held:
             return held
-        done = self._enforce(trigger, target, replace(found, changes=automatic))
+        done = self._enforce(trigger, target, found._replace(changes=automatic))
         if manual and done.status is Status.REMEDIATED:  # what we could fix is fixed, not all
             reason = f"{len(done.changes)} change(s) made and verified; manual steps still needed"
             changes = done.changes + manual
-            return replace(done, status=Status.WOULD_REMEDIATE, reason=reason, changes=changes)
+            return done._replace(status=Status.WOULD_REMEDIATE, reason=reason, changes=changes)
         return done
 
     def _breaker(self, found: Evaluation) -> Outcome | None:
         """Count this remediation (before anything is applied), or, when the resource was
         remediated too often of late, report only: something keeps reverting our fix."""
-        name = self.remediator.name
+        # Imported here, not at cold start: only an enforced change consults the breaker.
+        from core.circuit_breaker import BreakerError, CircuitBreaker, notice
+
+        name, settings = self.remediator.name, self.settings
+        if self.breaker is None:
+            self.breaker = CircuitBreaker(
+                self.aws,
+                settings.ledger_table,
+                settings.breaker_remediations,
+                settings.breaker_minutes,
+            )
         try:
             verdict = self.breaker.admit(found.arn, self.now())
         except (ClientError, BotoCoreError) as error:
@@ -225,7 +247,7 @@ class Runner:
             """Once anything was applied, a failure stays FAILED and keeps its undo."""
             status = Status.FAILED if done else outcome.status
             reason = f"{outcome.reason}; {note}" if note else outcome.reason
-            return replace(outcome, status=status, reason=reason, changes=tuple(done),
+            return outcome._replace(status=status, reason=reason, changes=tuple(done),
                            outcome_id=outcome_id)  # fmt: skip
 
         for change in found.changes:
@@ -235,7 +257,7 @@ class Runner:
                 failure = self._aws_failure(error, arn, f"applying '{change.summary}'")
                 return failed(failure, f"{len(done)} of {len(found.changes)} change(s) applied")
             undo = self.remediator.undo_after(change, response)
-            done.append(replace(change, undo=undo))
+            done.append(change._replace(undo=undo))
         try:
             left = self._verify(target)
         except (ClientError, BotoCoreError) as error:
@@ -244,10 +266,10 @@ class Runner:
                 c.call and c.call.operation.startswith(("delete_", "detach_")) for c in done
             )
             if failure.status is Status.SKIPPED and removed:  # we removed it: it grants nothing
-                failure = replace(
-                    failure, status=Status.REMEDIATED, reason="verified: removed", error_code=""
+                failure = failure._replace(
+                    status=Status.REMEDIATED, reason="verified: removed", error_code=""
                 )
-                return replace(failure, changes=tuple(done), outcome_id=outcome_id)
+                return failure._replace(changes=tuple(done), outcome_id=outcome_id)
             return failed(failure)
         if left:
             still = "; ".join(c.summary for c in left)
@@ -311,7 +333,7 @@ class Runner:
         except (ClientError, BotoCoreError):
             logger.exception("notification failed", extra={"outcome_id": outcome_id})
             count_outcome(self.remediator.name, "NOTIFICATION_FAILED", self.mode)
-        return replace(outcome, outcome_id=outcome_id)
+        return outcome._replace(outcome_id=outcome_id)
 
     def _report(
         self, outcome_id: str, trigger: Trigger | None, outcome: Outcome, status: str = ""

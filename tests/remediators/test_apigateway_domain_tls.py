@@ -17,13 +17,13 @@ from typing import Any, cast
 import pytest
 
 from apigateway_domain_tls import DECLARATION, REMEDIATOR, DomainName
+from autoremediate_cli.undo import undo
+from autoremediate_cli.undo_guard import UndoRefusedError, plan
 from core.clients import Clients
 from core.event import EventError, parse
 from core.ledger import Ledger
 from core.outcome import Outcome, Status
 from core.runner import TransientError
-from core.undo import undo
-from core.undo_guard import UndoRefusedError, plan
 from tests.contract.test_template import envelope
 from tests.remediators.approvals import approve
 from tests.remediators.faults import FailingAws

@@ -14,11 +14,11 @@ from typing import Any, cast
 import pytest
 
 from apigateway_usage_plan_throttling import REMEDIATOR
+from autoremediate_cli.undo import undo
 from core.clients import Clients
 from core.ledger import Ledger
 from core.outcome import Outcome, Status
 from core.runner import TransientError
-from core.undo import undo
 from tests.remediators.approvals import approve
 from tests.remediators.calls import api_calls
 from tests.remediators.faults import FailingAws

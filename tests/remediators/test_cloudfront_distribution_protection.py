@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
+from autoremediate_cli.undo import undo
+from autoremediate_cli.undo_guard import UndoRefusedError
 from cloudfront_distribution_protection import REMEDIATOR, fields
 from core.ledger import Ledger
 from core.outcome import Outcome, Status
 from core.runner import TransientError
-from core.undo import undo
-from core.undo_guard import UndoRefusedError
 from tests.remediators.approvals import approve
 from tests.remediators.calls import api_calls, ledger_before
 from tests.remediators.faults import FailingAws

@@ -18,11 +18,11 @@ from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 
 import dynamodb_table_encryption as module
+from autoremediate_cli.undo import undo
 from core.clients import Clients
 from core.ledger import Ledger
 from core.outcome import Outcome, Status
 from core.runner import TransientError
-from core.undo import undo
 from dynamodb_table_encryption import REMEDIATOR
 from tests.remediators.calls import api_calls, ledger_records
 from tests.remediators.faults import FailingAws

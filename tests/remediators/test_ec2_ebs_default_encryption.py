@@ -14,10 +14,10 @@ from typing import Any, cast
 import pytest
 
 import ec2_ebs_default_encryption as module
+from autoremediate_cli.undo import undo
 from core.clients import Clients
 from core.ledger import Ledger
 from core.outcome import Outcome, Status
-from core.undo import undo
 from ec2_ebs_default_encryption import REMEDIATOR
 from tests.remediators.calls import api_calls, ledger_before
 from tests.remediators.faults import FailingAws

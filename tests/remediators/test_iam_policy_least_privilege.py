@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from autoremediate_cli.undo import undo
 from core.ledger import Ledger
 from core.outcome import Status
-from core.undo import undo
 from iam_grants import DENY_ALL_TRUST
 from tests.remediators import iam_state as state
 from tests.remediators.approvals import approve

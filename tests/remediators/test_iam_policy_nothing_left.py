@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from autoremediate_cli.undo import undo
 from core.ledger import Ledger
 from core.outcome import Status
-from core.undo import undo
 from tests.remediators import iam_state as state
 from tests.remediators.calls import api_calls
 from tests.remediators.iam_entities import DetachedMeanwhile, PolicyUsage

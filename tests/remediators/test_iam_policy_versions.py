@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from autoremediate_cli.undo import undo
 from core.ledger import Ledger
 from core.outcome import Status
-from core.undo import undo
 from iam_policy_least_privilege import DECLARATION, REMEDIATOR
 from tests.remediators import iam_state as state
 from tests.remediators.calls import api_calls

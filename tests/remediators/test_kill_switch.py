@@ -16,7 +16,7 @@ import pytest
 from aws_lambda_powertools.utilities.parameters import base as parameters_base
 from botocore.exceptions import ClientError
 
-from core import kill_switch
+from autoremediate_cli import kill_switch
 from core.kill_switch import MAX_AGE, KillSwitch
 from core.outcome import Mode, Outcome, Status
 from core.runner import Runner

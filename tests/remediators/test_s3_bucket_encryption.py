@@ -10,9 +10,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 import s3_bucket_encryption as module
+from autoremediate_cli.undo import undo
 from core.ledger import Ledger
 from core.outcome import Outcome, Status
-from core.undo import undo
 from s3_bucket_encryption import REMEDIATOR
 from tests.remediators.approvals import approve
 from tests.remediators.calls import api_calls, ledger_before

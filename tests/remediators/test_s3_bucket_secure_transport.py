@@ -12,9 +12,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 import s3_bucket_secure_transport as module
+from autoremediate_cli.undo import undo
 from core.ledger import Ledger
 from core.outcome import Outcome, Status
-from core.undo import undo
 from s3_bucket_secure_transport import REMEDIATOR, SID, deny_insecure_transport
 from s3_bucket_secure_transport import denies_insecure_transport as denies
 from tests.remediators.approvals import approve

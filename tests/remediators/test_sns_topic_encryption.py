@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from autoremediate_cli.undo import undo
 from core.ledger import Ledger
 from core.outcome import Outcome, Status
-from core.undo import undo
 from sns_topic_encryption import REMEDIATOR
 from tests.remediators.approvals import approve
 from tests.remediators.calls import api_calls, ledger_before

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from autoremediate_cli.undo import undo
 from core.ledger import Ledger
 from core.outcome import Outcome, Status
-from core.undo import undo
 from sqs_queue_encryption import REMEDIATOR, TLS_SID, Queue
 from tests.remediators.approvals import approve
 from tests.remediators.calls import api_calls, ledger_before

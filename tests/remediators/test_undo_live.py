@@ -4,7 +4,7 @@ Undo restores a change's `before` only while the resource still is what the reme
 (its `after`): a later edit by the team (a trust tightened, a key of their own) is never
 overwritten unless the administrator says `force`. Only changes the runner recorded as applied
 are undone. And every inverse call a remediator's changes carry is one its DECLARATION names, so
-that the guard in core.undo never has to refuse a genuine entry.
+that the guard in autoremediate_cli.undo never has to refuse a genuine entry.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import s3_bucket_encryption
 import s3_bucket_secure_transport
 import sns_topic_encryption
 import sqs_queue_encryption
+from autoremediate_cli.undo import undo
 from core.ledger import Ledger
 from core.outcome import Outcome, Status
-from core.undo import undo
 from iam_grants import DENY_ALL_TRUST
 from tests.remediators import iam_state as state
 from tests.remediators.stubs import ReplacedAws

@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
+from autoremediate_cli.undo import undo
+from autoremediate_cli.undo_guard import UndoRefusedError
 from core.event import parse
 from core.ledger import Ledger
 from core.outcome import Outcome, Status
 from core.runner import TransientError
-from core.undo import undo
-from core.undo_guard import UndoRefusedError
 from tests.contract.test_template import envelope
 from tests.remediators.approvals import approve
 from tests.remediators.calls import api_calls, ledger_before
@@ -261,8 +261,8 @@ def test_undo_refuses_when_the_association_changed_since(aws, stack, run, baseli
 def test_undo_runs_only_the_recorded_inverse_on_the_entrys_own_stage(
     aws, stack, run, baseline, forged, match
 ):
-    """A ledger entry is data to check (core.undo_guard): another stage, or an ACL that was not
-    there before, is refused before anything runs."""
+    """A ledger entry is data to check (autoremediate_cli.undo_guard): another stage, or an ACL
+    that was not there before, is refused before anything runs."""
     arn, sample = prepare(aws, "CreateStage")
     [outcome] = run(sample, "enforce")
     ledger = Ledger(aws, stack.table)

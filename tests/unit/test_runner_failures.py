@@ -5,8 +5,6 @@ A scripted remediator and recording fake AWS clients (runner_fakes.py), no moto.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from botocore.exceptions import (
     ConnectionClosedError,
@@ -181,8 +179,8 @@ def test_resource_gone_after_we_deleted_it_is_remediated() -> None:
 
 
 def test_resource_gone_after_we_deleted_it_carries_no_error_code() -> None:
-    deleting = replace(
-        change(), call=Call("iam", "delete_role_policy", {"RoleName": "r", "PolicyName": "p1"})
+    deleting = change()._replace(
+        call=Call("iam", "delete_role_policy", {"RoleName": "r", "PolicyName": "p1"})
     )
     w = world([Evaluation(ROLE_ARN, (deleting,)), client_error("NoSuchEntity")])
     [outcome] = w.run()
@@ -193,7 +191,7 @@ def test_resource_gone_after_we_deleted_it_carries_no_error_code() -> None:
 def test_resource_gone_after_a_put_is_failed_and_keeps_its_undo() -> None:
     w = world([DIRTY, client_error("NoSuchEntity", "role deleted")])
     [outcome] = w.run()
-    # Not SKIPPED: a change was made, and core.undo refuses SKIPPED entries.
+    # Not SKIPPED: a change was made, and autoremediate_cli.undo refuses SKIPPED entries.
     assert outcome.status is Status.FAILED
     assert outcome.reason == "resource no longer exists (NoSuchEntity) while verifying the change"
     assert (outcome.error_code, outcome.transient) == ("NoSuchEntity", False)

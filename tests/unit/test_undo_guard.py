@@ -1,4 +1,5 @@
-"""core.undo refuses ledger entries it must not replay (issue 7, items 7 and 8), with no moto.
+"""autoremediate_cli.undo refuses ledger entries it must not replay (issue 7, items 7 and 8),
+with no moto.
 
 Undo runs with an administrator's credentials, so a ledger entry is data to check, not a script:
 only the inverse operations its remediator declares, each on the entry's own resource, with no
@@ -18,11 +19,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 import registry
+from autoremediate_cli.undo import undo
+from autoremediate_cli.undo_rules import RULES
 from core.ledger import Ledger, LedgerError
 from core.outcome import Mode
 from core.remediator import Evaluation, Remediator
-from core.undo import undo
-from core.undo_rules import RULES
 from iam_grants import DENY_ALL_TRUST
 from tests.unit.runner_fakes import (
     ROLE_ARN,
@@ -478,7 +479,8 @@ def _modules() -> list[Any]:
 
 
 def test_every_declared_inverse_operation_has_a_parameter_rule() -> None:
-    """A new inverse operation needs its rule in core.undo_guard, or undo refuses it."""
+    """A new inverse operation needs its rule in autoremediate_cli.undo_guard, or undo refuses
+    it."""
     declared = {op for m in _modules() for op in m.DECLARATION.inverse_operations}
     assert declared, "the remediators declare their inverse operations"
     assert sorted(declared - set(RULES)) == []

@@ -1,4 +1,4 @@
-"""core.undo_guard's resolved inverses (CloudFront's UpdateDistribution), with no moto.
+"""autoremediate_cli.undo_guard's resolved inverses (CloudFront's UpdateDistribution), with no moto.
 
 The ledger records a patch of the fields a change made; the guard checks the patch (its
 distribution, its keys, its values: the change's `before`), and the remediator resolves it into
@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from autoremediate_cli.undo_guard import UndoRefusedError, check_resolvable, plan, resolved
 from cloudfront_distribution_protection import DECLARATION, REMEDIATOR
 from core.outcome import Call
-from core.undo_guard import UndoRefusedError, check_resolvable, plan, resolved
 from sns_topic_encryption import REMEDIATOR as SNS
 
 ARN = "arn:aws:cloudfront::123456789012:distribution/E2QWRUHAPOMQZL"

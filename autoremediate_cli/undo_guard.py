@@ -25,10 +25,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import registry
+from autoremediate_cli.undo_rules import NOTHING, RULES, ResolvesUndo
 from core.declaration import Declaration
 from core.outcome import Call, Change
 from core.remediator import Aws, Remediator
-from core.undo_rules import NOTHING, RULES, ResolvesUndo
 
 
 class UndoRefusedError(ValueError):
@@ -129,7 +129,7 @@ def _call_problem(
         return f"{name} is not an inverse operation that {declaration.name} declares"
     rule = RULES.get(name)
     if rule is None:
-        return f"{name}: core.undo_guard has no rule for its parameters"
+        return f"{name}: autoremediate_cli.undo_guard has no rule for its parameters"
     extra = sorted(set(params) - rule.keys)
     if extra:
         return f"{name} carries {', '.join(extra)}, which its inverse never needs"

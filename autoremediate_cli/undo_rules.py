@@ -1,5 +1,5 @@
-"""The inverse operations undo knows, and what each may carry (core.undo_guard checks entries
-against them). One rule per "service.operation" that a remediator declares as an inverse."""
+"""The inverse operations undo knows, and what each may carry (autoremediate_cli.undo_guard checks
+entries against them). One rule per "service.operation" that a remediator declares as an inverse."""
 
 from __future__ import annotations
 

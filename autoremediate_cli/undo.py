@@ -1,10 +1,12 @@
-"""Undo one outcome from its ledger entry: `python -m core.undo <outcome_id>` (in remediators/).
+"""Undo one outcome from its ledger entry: `python -m autoremediate_cli.undo <outcome_id>`.
+
+Part of the command, not of the Lambda artifact: no function imports it (nor its guard).
 
 Replays each applied change's inverse calls, last change first, with the caller's own
 credentials (an administrator's: our functions are not allowed to re-grant what they removed).
 Before any call runs:
-- core.undo_guard checks the entry: only the inverse operations its remediator declares, on the
-  entry's own resource, with nothing that widens, for changes recorded as applied;
+- autoremediate_cli.undo_guard checks the entry: only the inverse operations its remediator
+  declares, on the entry's own resource, with nothing that widens, for changes recorded as applied;
 - the remediator reads the live state of each change (read-only) and undo refuses when it is no
   longer the change's recorded `after`: a later edit (a trust tightened, a key of the team's
   own) is not overwritten unless `--force` says so.
@@ -24,11 +26,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from core.clients import Clients
-from core.ledger import Ledger
-from core.outcome import Call, Change
-from core.remediator import Remediator
-from core.undo_guard import (
+from autoremediate_cli.undo_guard import (
     UndoRefusedError,
     check_regions,
     check_resolvable,
@@ -36,6 +34,10 @@ from core.undo_guard import (
     remediator_of,
     resolved,
 )
+from core.clients import Clients
+from core.ledger import Ledger
+from core.outcome import Call, Change
+from core.remediator import Remediator
 
 log = logging.getLogger("autoremediate.undo")
 
