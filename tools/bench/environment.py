@@ -12,6 +12,7 @@ from typing import Any
 from unittest import mock
 
 from tools.bench.config import (
+    BREAKER_LIMIT,
     FALLBACK,
     PHYSICAL_SUFFIX,
     PYCACHE,
@@ -34,7 +35,7 @@ def discover() -> tuple[dict[str, Any], list[Function]]:
 
 def function_env(template: Mapping[str, Any], fn: Function, stack: Stack) -> dict[str, str]:
     """The function's environment as the template sets it, for Mode=enforce and the parameter
-    defaults, but the function's samples.toml `settings`."""
+    defaults, but the function's samples.toml `settings` and the bench's breaker limit."""
     if not template:
         return {
             **stack.env("enforce"),
@@ -42,12 +43,13 @@ def function_env(template: Mapping[str, Any], fn: Function, stack: Stack) -> dic
             "POWERTOOLS_SERVICE_NAME": "autoremediate",
             "POWERTOOLS_METRICS_NAMESPACE": "Autoremediate",
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            "CIRCUIT_BREAKER_REMEDIATIONS": BREAKER_LIMIT,
         }
     env = {}
     for name, value in fn.environment.items():
         resolved = resolve(value, template, stack)
         env[name] = resolved if isinstance(resolved, str) else ",".join(resolved)
-    return {**env, **settings(fn)}
+    return {**env, **settings(fn), "CIRCUIT_BREAKER_REMEDIATIONS": BREAKER_LIMIT}
 
 
 def resolve(value: Any, template: Mapping[str, Any], stack: Stack) -> str | list[str]:
