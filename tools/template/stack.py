@@ -212,15 +212,15 @@ def _topic_policy(declared: list[Declaration]) -> Any:
 
 
 def _role_name(declaration: Declaration) -> Any:
-    name = ref(f"{logical_prefix(declaration)}Role")
-    if not declaration.us_east_1_only:
-        return name
-    return {"Fn::If": [IAM_EVENT_REGION, name, ref("AWS::NoValue")]}
+    return _where_deployed(declaration, ref(f"{logical_prefix(declaration)}Role"))
 
 
 def _role_arn(declaration: Declaration) -> Any:
-    """A us-east-1-only role does not exist elsewhere: its ARN is left out there."""
-    arn = get_att(f"{logical_prefix(declaration)}Role", "Arn")
+    return _where_deployed(declaration, get_att(f"{logical_prefix(declaration)}Role", "Arn"))
+
+
+def _where_deployed(declaration: Declaration, node: Any) -> Any:
+    """A us-east-1-only role does not exist elsewhere: its name or ARN is left out there."""
     if not declaration.us_east_1_only:
-        return arn
-    return {"Fn::If": [IAM_EVENT_REGION, arn, ref("AWS::NoValue")]}
+        return node
+    return {"Fn::If": [IAM_EVENT_REGION, node, ref("AWS::NoValue")]}
