@@ -22,7 +22,6 @@ import importlib
 import json
 import logging
 import os
-import re
 import subprocess
 import sys
 import time
@@ -38,15 +37,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as `python tools/check_template.py`, not imported
     sys.path.insert(0, str(ROOT))
 
+from tools.conditions import ACCOUNT_ID, PARTITION, REGION, as_list, conditions  # noqa: E402
 from tools.routing import SERVERLESS_FUNCTION, TEMPLATE, functions, load_template  # noqa: E402
 
 CODE_ROOT = ROOT / "remediators"
 BUILD = ROOT / "build"
 MODES = ("report", "enforce")
 # IAM sends its events to us-east-1 only; the IAM remediator exists only there: check that region.
-REGION = "us-east-1"
-PARTITION = "aws"
-ACCOUNT_ID = "123456789012"  # only used to evaluate Conditions offline
 KEY_PARAMETER = "EncryptionKmsKeyArn"
 # A baseline key of the (offline) account, to resolve the HasEncryptionKey branch of the roles.
 SAMPLE_KMS_KEY_ARN = (
@@ -139,59 +136,11 @@ def resolve(
     `parameters` overrides the defaults of the template's own parameters, as `sam deploy
     --parameter-overrides` does; like CloudFormation, a name the template does not declare or a
     value outside AllowedValues / AllowedPattern is refused (a typo would otherwise silently
-    resolve the default). Conditions are evaluated, `Fn::If` takes its branch, `AWS::NoValue`
-    disappears and resources or outputs whose condition is false are dropped. Other intrinsics
-    stay as they are. Only the condition functions CloudFormation allows are understood.
+    resolve the default). Conditions are evaluated (tools.conditions), `Fn::If` takes its
+    branch, `AWS::NoValue` disappears and resources or outputs whose condition is false are
+    dropped. Other intrinsics stay as they are.
     """
-    values: dict[str, Any] = {
-        "AWS::Region": region,
-        "AWS::Partition": PARTITION,
-        "AWS::AccountId": ACCOUNT_ID,
-        "AWS::StackName": "autoremediate",
-    }
-    for name, spec in template.get("Parameters", {}).items():
-        default = spec.get("Default")
-        if spec.get("Type") == "CommaDelimitedList" and isinstance(default, str):
-            default = default.split(",")
-        values[name] = default
-    for name, value in (parameters or {}).items():
-        _check_override(template.get("Parameters", {}), name, value)
-        values[name] = value
-    conditions: dict[str, bool] = {}
-
-    def operand(node: Any) -> Any:
-        if isinstance(node, dict) and set(node) == {"Ref"}:
-            return operand(values[node["Ref"]])
-        if isinstance(node, dict) and set(node) == {"Fn::Join"}:
-            separator, items = node["Fn::Join"]
-            listed = operand(items)
-            return separator.join(str(operand(i)) for i in as_list(listed))
-        if isinstance(node, bool):
-            return str(node).lower()
-        if isinstance(node, (int, float)):
-            return str(node)
-        return node
-
-    def holds(node: Any) -> bool:
-        if not isinstance(node, dict) or len(node) != 1:
-            raise ValueError(f"not a condition: {node!r}")
-        ((function, args),) = node.items()
-        if function == "Condition":
-            return condition(args)
-        if function == "Fn::Equals":
-            return bool(operand(args[0]) == operand(args[1]))
-        if function == "Fn::Not":
-            return not holds(args[0])
-        if function == "Fn::And":
-            return all(holds(arg) for arg in args)
-        if function == "Fn::Or":
-            return any(holds(arg) for arg in args)
-        raise ValueError(f"unsupported condition function {function}")
-
-    def condition(name: str) -> bool:
-        if name not in conditions:
-            conditions[name] = holds(template["Conditions"][name])
-        return conditions[name]
+    condition = conditions(template, parameters, region)
 
     def walk(node: Any) -> Any:
         if isinstance(node, dict):
@@ -218,24 +167,6 @@ def resolve(
         elif section != "Conditions":
             resolved[section] = copy.deepcopy(body)
     return resolved
-
-
-def _check_override(declared: Mapping[str, Any], name: str, value: Any) -> None:
-    """CloudFormation refuses an undeclared parameter or a value its constraints do not allow."""
-    if name not in declared:
-        raise ValueError(f"parameter {name!r} is not declared by the template")
-    spec = declared[name]
-    allowed = spec.get("AllowedValues")
-    if allowed is not None and str(value) not in {str(item) for item in allowed}:
-        raise ValueError(f"parameter {name}={value!r} is not one of {allowed}")
-    pattern = spec.get("AllowedPattern")
-    if pattern is not None and isinstance(value, str) and not re.fullmatch(pattern, value):
-        raise ValueError(f"parameter {name}={value!r} does not match {pattern}")
-
-
-def as_list(value: Any) -> list[Any]:
-    """IAM accepts a single string or a list wherever a list is meant."""
-    return value if isinstance(value, list) else [value]
 
 
 def role_statements(template: Template) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -27,11 +27,11 @@ import pytest
 from tools.check_template import (
     KEY_PARAMETER,
     SAMPLE_KMS_KEY_ARN,
-    as_list,
     resolve,
     role_statements,
     transform,
 )
+from tools.conditions import as_list
 from tools.routing import Function, functions, load_template, matches
 from tools.template import declarations
 

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from tests.contract.template_model import MODES, resource_of, template
-from tools.check_template import as_list, resolve, role_statements, transform
+from tools.check_template import resolve, role_statements, transform
+from tools.conditions import as_list
 
 ACCOUNT = "123456789012"
 ADMIN = f"arn:aws:iam::{ACCOUNT}:role/Admin"

@@ -20,7 +20,7 @@ from tests.contract.template_model import (
     template,
     template_functions,
 )
-from tools.check_template import as_list
+from tools.conditions import as_list
 
 TOPIC = {"Ref": "NotificationTopic"}
 KILL_SWITCH_ARN = {

@@ -30,10 +30,10 @@ from tests.contract.template_model import (
 )
 from tools.check_template import (
     KEY_PARAMETER,
-    as_list,
     role_findings,
     role_statements,
 )
+from tools.conditions import as_list
 from tools.routing import Function
 
 # ------------------------------------------------------------------------------------ roles

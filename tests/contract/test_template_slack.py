@@ -13,13 +13,13 @@ from tests.contract.template_model import MODES, built, resource_of, template
 from tools.check_template import (
     SAMPLE_SLACK_SECRET_ARN,
     SLACK_PARAMETER,
-    as_list,
     remediator_write_actions,
     resolve,
     role_findings,
     role_statements,
     transform,
 )
+from tools.conditions import as_list
 from tools.routing import OPERATING_HANDLERS, all_functions, functions
 
 FUNCTION = "SlackNotifierFunction"

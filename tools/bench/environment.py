@@ -21,6 +21,7 @@ from tools.bench.config import (
 )
 from tools.bench.report import BenchError
 from tools.bench.samples import settings
+from tools.conditions import conditions
 from tools.routing import Function, functions, load_template
 from tools.scenario import ACCOUNT, PSEUDO_PARAMETERS, REGION, Stack
 
@@ -86,7 +87,8 @@ def resolve(value: Any, template: Mapping[str, Any], stack: Stack) -> str | list
                 return stack.cloudfront_web_acl_arn if scope == "CLOUDFRONT" else stack.web_acl_arn
         if key == "Fn::If":
             name, if_true, if_false = arg
-            chosen = if_true if condition(name, template) else if_false
+            # The parameter defaults in us-east-1 (the embedded account), as deployed.
+            chosen = if_true if conditions(template)(name) else if_false
             return resolve(chosen, template, stack)
         if key == "Fn::Join":
             separator, items = arg
@@ -97,39 +99,6 @@ def resolve(value: Any, template: Mapping[str, Any], stack: Stack) -> str | list
             )
             return str(separator).join([resolved] if isinstance(resolved, str) else resolved)
     raise BenchError(f"bench cannot resolve environment value {value!r}")
-
-
-def condition(name: str, template: Mapping[str, Any]) -> bool:
-    """A template condition for the parameter defaults in us-east-1 (the embedded account)."""
-
-    def value(node: Any) -> Any:
-        if isinstance(node, Mapping) and len(node) == 1:
-            [(key, arg)] = node.items()
-            if key == "Ref" and arg in PSEUDO_PARAMETERS:
-                return PSEUDO_PARAMETERS[arg]
-            if key == "Ref" and arg in template.get("Parameters", {}):
-                return str(template["Parameters"][arg].get("Default", ""))
-            if key == "Condition":
-                return condition(arg, template)
-            if key == "Fn::Equals":
-                return value(arg[0]) == value(arg[1])
-            if key == "Fn::Not":
-                return not value(arg[0])
-            if key == "Fn::And":
-                return all(value(a) for a in arg)
-            if key == "Fn::Or":
-                return any(value(a) for a in arg)
-            if key == "Fn::Join":
-                items = [arg[1]] if isinstance(arg[1], Mapping) else arg[1]
-                return str(arg[0]).join(str(value(a)) for a in items)
-        if isinstance(node, str | int | float | bool):
-            return str(node)
-        raise BenchError(f"bench cannot evaluate condition part {node!r}")
-
-    definition = template.get("Conditions", {}).get(name)
-    if definition is None:
-        raise BenchError(f"bench cannot find condition {name!r}")
-    return bool(value(definition))
 
 
 def _role_arn(logical_id: str, properties: Mapping[str, Any]) -> str:
